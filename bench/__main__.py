@@ -1,0 +1,213 @@
+"""Benchmarks, measured as ratios against a baseline in the same run (``python -m bench [names...]``).
+
+  conv      reference fast conv forward+backward vs torch CPU, x (32,3,32,32), w (16,3,3,3), stride 1, pad 1
+  pool      reference fast 2x2/2 max-pool forward+backward vs torch CPU on the conv's output shape
+  naive     reference naive (loops) vs fast conv and pool on a smaller input
+  mnist     loading all 70,000 MNIST images and labels from the gzip IDX files
+  sandbox   worker start time, and one round trip of a trivial call through the sandbox
+  grade     grading a complete correct cs231n-a2 submission: wall time, time inside student calls, overhead
+
+Timings are the best of several repeats (``time.perf_counter``); the ratios are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console()
+
+
+def best_of(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+def conv_and_pool() -> list[tuple[str, str]]:
+    import torch
+    import torch.nn.functional as F
+
+    from reference import cs231n as R
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 3, 32, 32))
+    w = rng.standard_normal((16, 3, 3, 3))
+    b = rng.standard_normal(16)
+    param = {"stride": 1, "pad": 1}
+    dout = rng.standard_normal((32, 16, 32, 32))
+
+    def ours_conv() -> None:
+        _, cache = R.conv_forward_fast(x, w, b, param)
+        R.conv_backward_fast(dout, cache)
+
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tdout = torch.tensor(dout)
+
+    def torch_conv() -> None:
+        out = F.conv2d(tx, tw, tb, stride=1, padding=1)
+        out.backward(tdout)
+
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    px = rng.standard_normal((32, 16, 32, 32))
+    pdout = rng.standard_normal((32, 16, 16, 16))
+
+    def ours_pool() -> None:
+        _, cache = R.max_pool_forward_fast(px, pool_param)
+        R.max_pool_backward_fast(pdout, cache)
+
+    tpx = torch.tensor(px, requires_grad=True)
+    tpdout = torch.tensor(pdout)
+
+    def torch_pool() -> None:
+        F.max_pool2d(tpx, 2, 2).backward(tpdout)
+
+    conv_ours, conv_torch = best_of(ours_conv), best_of(torch_conv)
+    pool_ours, pool_torch = best_of(ours_pool), best_of(torch_pool)
+    return [
+        ("conv fwd+bwd: reference fast / torch (float64, 1 thread)",
+         f"{conv_ours * 1e3:.1f} ms / {conv_torch * 1e3:.1f} ms = {conv_ours / conv_torch:.2f}x"),
+        ("max-pool fwd+bwd: reference fast / torch",
+         f"{pool_ours * 1e3:.1f} ms / {pool_torch * 1e3:.1f} ms = {pool_ours / pool_torch:.2f}x"),
+    ]
+
+
+def naive_vs_fast() -> list[tuple[str, str]]:
+    from reference import cs231n as R
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3, 16, 16))
+    w = rng.standard_normal((8, 3, 3, 3))
+    b = rng.standard_normal(8)
+    param = {"stride": 1, "pad": 1}
+    dout = rng.standard_normal((4, 8, 16, 16))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pdout = rng.standard_normal((4, 3, 8, 8))
+
+    def run(forward: Callable, backward: Callable, *args: object, grad: np.ndarray) -> Callable[[], None]:
+        def go() -> None:
+            _, cache = forward(*args)
+            backward(grad, cache)
+
+        return go
+
+    conv_naive = best_of(run(R.conv_forward_naive, R.conv_backward_naive, x, w, b, param, grad=dout), repeat=3)
+    conv_fast = best_of(run(R.conv_forward_fast, R.conv_backward_fast, x, w, b, param, grad=dout), repeat=3)
+    pool_naive = best_of(run(R.max_pool_forward_naive, R.max_pool_backward_naive, x, pool_param, grad=pdout), repeat=3)
+    pool_fast = best_of(run(R.max_pool_forward_fast, R.max_pool_backward_fast, x, pool_param, grad=pdout), repeat=3)
+    return [
+        ("conv fwd+bwd naive / fast, x (4,3,16,16), w (8,3,3,3)",
+         f"{conv_naive * 1e3:.1f} ms / {conv_fast * 1e3:.2f} ms = {conv_naive / conv_fast:.0f}x"),
+        ("max-pool fwd+bwd naive / fast, 2x2 stride 2",
+         f"{pool_naive * 1e3:.1f} ms / {pool_fast * 1e3:.2f} ms = {pool_naive / pool_fast:.0f}x"),
+    ]
+
+
+def mnist() -> list[tuple[str, str]]:
+    from reference.data.mnist import load_mnist
+
+    data_dir = ROOT.parent / "shared" / "mnist"
+    if not data_dir.exists():
+        return [("MNIST load", f"skipped: {data_dir} not found")]
+    raw = best_of(lambda: load_mnist(normalize=False, data_dir=data_dir), repeat=3)
+    normalized = best_of(lambda: load_mnist(normalize=True, one_hot_label=True, data_dir=data_dir), repeat=3)
+    return [
+        ("MNIST load, 70,000 images (gzip IDX), uint8", f"{raw * 1e3:.0f} ms"),
+        ("MNIST load, normalize + one-hot", f"{normalized * 1e3:.0f} ms"),
+    ]
+
+
+def sandbox() -> list[tuple[str, str]]:
+    import tempfile
+
+    from graders.sandbox.process import Worker
+    from graders.sandbox.wire import encode_value
+    from graders.specs.program import Const, Program, Result, call, to_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "submission").mkdir()
+        (workdir / "submission" / "tiny.py").write_text("def f(x):\n    return x\n")
+        starts = []
+        for _ in range(5):
+            worker = Worker(workdir)
+            start = time.perf_counter()
+            worker.start()
+            starts.append(time.perf_counter() - start)
+            worker.stop()
+        worker = Worker(workdir)
+        worker.start()
+        worker.request({"op": "load", "sys_path": [str(workdir / "submission")], "modules": {"m": "tiny"}}, [])
+        program = to_json(Program(steps=(call("s", "m", "f", Const(1)),), outputs={"y": Result("s")}))
+        blobs: list[bytes] = []
+        inputs = encode_value({"x": np.zeros((4, 4))}, blobs)["__dict__"]
+
+        def round_trip() -> None:
+            worker.request({"op": "run", "program": program, "inputs": inputs}, blobs)
+
+        per_call = best_of(round_trip, repeat=5, number=200)
+        worker.stop()
+    return [
+        ("sandbox worker start (python -I + numpy import)", f"{min(starts) * 1e3:.0f} ms (best of 5)"),
+        ("sandbox round trip of a trivial call", f"{per_call * 1e3:.2f} ms"),
+    ]
+
+
+def grade_example() -> list[tuple[str, str]]:
+    from graders import assignment
+    from graders.examples import discover
+    from graders.grade import GradeOptions, grade
+
+    examples = [e for e in discover() if e.name == "cs231n-correct-loops"]
+    if not examples:
+        return [("grade", "skipped: no cs231n-correct-loops example")]
+    walls, students = [], []
+    for _ in range(3):
+        report = grade(examples[0].submission, assignment.load("cs231n-a2"), GradeOptions(seed=0))
+        walls.append(report["duration_s"])
+        students.append(sum(f["student_s"] for f in report["functions"]))
+    best = int(np.argmin(walls))
+    wall, student = walls[best], students[best]
+    return [
+        ("grade complete cs231n-a2 submission (standard profile), wall", f"{wall:.2f} s"),
+        ("  of which inside student calls (student_s)", f"{student:.2f} s"),
+        ("  harness overhead (wall - student_s)", f"{wall - student:.2f} s ({(wall - student) / wall:.0%})"),
+    ]
+
+
+BENCHES: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "conv": conv_and_pool,
+    "naive": naive_vs_fast,
+    "mnist": mnist,
+    "sandbox": sandbox,
+    "grade": grade_example,
+}
+
+
+def main(argv: list[str]) -> None:
+    chosen = argv or list(BENCHES)
+    unknown = [n for n in chosen if n not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHES)}")
+    table = Table("measurement", "result", title="nngrade benchmarks")
+    for name in chosen:
+        for label, value in BENCHES[name]():
+            table.add_row(label, value)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

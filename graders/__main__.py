@@ -1,0 +1,5 @@
+"""``python -m graders`` does what the ``nngrade`` command does."""
+
+from graders.cli import run
+
+run()

@@ -1,0 +1,114 @@
+"""Assignments are data: which functions, in which module files, for how many points, under which conventions.
+
+Each assignment is a TOML file in ``graders/assignments/``. A year variant names its parent with ``extends``
+and lists only what differs (functions dropped or added, convention options, points), so a variant is a few
+lines, not code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from graders.specs import registry
+from graders.specs.base import Spec
+
+ASSIGNMENTS_DIR = Path(__file__).with_name("assignments")
+
+
+@dataclass(frozen=True)
+class GradedFunction:
+    spec: Spec
+    points: float
+    #: points per check name (scaled from the spec's check weights when the file gives only a total)
+    check_points: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    title: str
+    modules: dict[str, list[str]]
+    functions: list[GradedFunction]
+    forbidden_imports: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_score(self) -> float:
+        return sum(f.points for f in self.functions)
+
+    def function(self, name: str) -> GradedFunction:
+        for graded in self.functions:
+            if graded.spec.name == name:
+                return graded
+        raise KeyError(name)
+
+
+class AssignmentError(Exception):
+    """An unknown assignment name or a malformed assignment file."""
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in ASSIGNMENTS_DIR.glob("*.toml"))
+
+
+def _raw(name: str) -> dict[str, Any]:
+    path = Path(name) if name.endswith(".toml") else ASSIGNMENTS_DIR / f"{name}.toml"
+    if not path.exists():
+        raise AssignmentError(f"unknown assignment {name!r}; available: {', '.join(available())}")
+    data = tomllib.loads(path.read_text())
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    base = _raw(parent)
+    dropped = set(data.pop("drop", []))
+    functions = [f for f in base.get("functions", []) if f["spec"] not in dropped]
+    overrides = {f["spec"]: f for f in data.pop("functions", [])}
+    merged_functions = [dict(f, **overrides.pop(f["spec"], {})) for f in functions] + list(overrides.values())
+    options = dict(base.get("options", {}))
+    for spec_name, opts in data.pop("options", {}).items():
+        options[spec_name] = dict(options.get(spec_name, {}), **opts)
+    merged = dict(base, **data)
+    merged["functions"] = merged_functions
+    merged["options"] = options
+    return merged
+
+
+def _check_points(spec: Spec, total: float, given: dict[str, float] | None) -> dict[str, float]:
+    if given:
+        unknown = set(given) - {c.name for c in spec.checks}
+        if unknown:
+            raise AssignmentError(f"{spec.name}: no checks named {sorted(unknown)}")
+        return {c.name: float(given.get(c.name, 0.0)) for c in spec.checks}
+    weight = sum(c.points for c in spec.checks)
+    return {c.name: total * c.points / weight for c in spec.checks}
+
+
+@cache
+def load(name: str) -> Assignment:
+    data = _raw(name)
+    options: dict[str, dict[str, Any]] = data.get("options", {})
+    functions = []
+    for entry in data.get("functions", []):
+        spec_options = dict(options.get(entry["spec"], {}))
+        try:
+            spec = registry.get(entry["spec"], **spec_options)
+        except KeyError as exc:
+            raise AssignmentError(f"{name}: {exc.args[0]}") from None
+        check_points = _check_points(spec, float(entry.get("points", 1.0)), entry.get("checks"))
+        functions.append(GradedFunction(spec, sum(check_points.values()), check_points))
+    modules = {key: list(value["paths"]) for key, value in data.get("modules", {}).items()}
+    missing = {f.spec.module for f in functions} - set(modules)
+    if missing:
+        raise AssignmentError(f"{name}: functions live in modules with no file paths: {sorted(missing)}")
+    return Assignment(
+        name=data.get("name", name),
+        title=data.get("title", name),
+        modules=modules,
+        functions=functions,
+        forbidden_imports=list(data.get("forbidden_imports", [])),
+        data=data,
+    )

@@ -1,0 +1,120 @@
+"""Naming bug patterns from the evidence: generic detectors that apply to every spec.
+
+Spec modules add their own (``Spec.diagnoses``: flipped kernel, pad = 0 slicing, momentum swapped, ...).
+Each detector looks at every case run of one function and returns a plain sentence for the student, or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from graders.checks import as_numeric
+from graders.specs.base import CaseRun, Spec
+
+
+def failing(runs: Sequence[CaseRun]) -> list[CaseRun]:
+    return [r for r in runs if not all(v.passed for v in r.verdicts.values())]
+
+
+def _pairs(runs: Sequence[CaseRun], output: str) -> list[tuple[CaseRun, np.ndarray, np.ndarray]]:
+    pairs = []
+    for run in runs:
+        got = as_numeric(run.actual.get(output))
+        want = run.expected.get(output)
+        if got is None or want is None:
+            continue
+        want = np.asarray(want, dtype=np.float64)
+        if got.shape == want.shape:
+            pairs.append((run, got.astype(np.float64), want))
+    return pairs
+
+
+def constant_factor(runs: Sequence[CaseRun], output: str) -> float | None:
+    """The factor k with actual == k * expected on every failing run of ``output``, if there is one."""
+    factors = []
+    for run, got, want in _pairs(failing(runs), output):
+        verdict = run.verdicts.get(output)
+        if verdict is not None and verdict.passed:
+            continue
+        scale = float(np.vdot(want, want))
+        if scale < 1e-12:
+            return None
+        k = float(np.vdot(got, want)) / scale
+        if not np.allclose(got, k * want, rtol=1e-6, atol=1e-9) or abs(k - 1.0) < 1e-6:
+            return None
+        factors.append((k, run))
+    if not factors:
+        return None
+    return factors[0][0]
+
+
+def factor_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    k = constant_factor(runs, output)
+    if k is None:
+        return None
+    bad = failing(runs)
+    sizes = {int(np.shape(r.case.get("x", r.case.get("dout", [])))[0]) for r in bad if np.ndim(r.case.get("x", 0))}
+    for n in sizes:
+        if n > 1 and (abs(k - n) < 1e-6 * n or abs(k * n - 1) < 1e-6):
+            direction = "N times too large (a sum where a mean belongs?)" if k > 1 else "N times too small (a mean where a sum belongs?)"
+            return f"{output} is off by a factor of the batch size N: {direction}"
+    return f"{output} is off by a constant factor of {k:.4g}; the formula is right up to scaling."
+
+
+def nan_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    for run in failing(runs):
+        verdict = run.verdicts.get(output)
+        if verdict is not None and "NaN or inf" in verdict.message:
+            return (f"{output} contains NaN or inf: look for exp() overflow (shift by the max first), "
+                    "log of 0, or a division by zero.")
+    return None
+
+
+def shape_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    for run in failing(runs):
+        verdict = run.verdicts.get(output)
+        if verdict is not None and " has shape " in verdict.message:
+            return f"{verdict.message}: a gradient must have exactly the shape of the value it is taken with respect to."
+    return None
+
+
+def transposed_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    for run in failing(runs):
+        got = as_numeric(run.actual.get(output))
+        want = run.expected.get(output)
+        if got is None or want is None or got.ndim != 2 or np.ndim(want) != 2:
+            continue
+        want = np.asarray(want)
+        if want.shape[0] != want.shape[1] and got.shape == want.T.shape and np.allclose(got, want.T):
+            return f"{output} is the transpose of the right answer."
+    return None
+
+
+GENERIC = (nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
+
+
+def diagnose(spec: Spec, runs: Sequence[CaseRun]) -> list[str]:
+    """Every sentence that applies, spec-specific first, without repeats."""
+    if not failing(runs):
+        return []
+    sentences: list[str] = []
+    for known in spec.diagnoses:
+        try:
+            if known.applies(runs):
+                sentences.append(known.sentence)
+        except Exception:  # a detector must never break grading; it just says nothing
+            continue
+    for check in spec.checks:
+        if all(r.verdicts.get(check.name) is None or r.verdicts[check.name].passed for r in runs):
+            continue
+        for output in check.output_names:
+            for detector in GENERIC:
+                try:
+                    sentence = detector(runs, output)
+                except Exception:
+                    sentence = None
+                if sentence and sentence not in sentences:
+                    sentences.append(sentence)
+    return sentences

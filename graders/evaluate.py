@@ -1,0 +1,36 @@
+"""Judging one case: the student's fetched outputs (or their error) against the reference's, check by check."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from graders.checks import run_check
+from graders.specs.base import Case, CaseRun, Spec, Verdict
+
+
+def expected_outputs(spec: Spec, case: Case) -> dict[str, Any]:
+    """The reference's outputs, on a copy so that nothing the reference does can change the case."""
+    return spec.expected(copy.deepcopy(case))
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
+
+
+def judge(spec: Spec, case: Case, expected: Mapping[str, Any], actual: Mapping[str, Any] | None,
+          error: Mapping[str, Any] | None) -> CaseRun:
+    """Apply every check of ``spec`` to one case run. A raised exception fails every check with its message."""
+    verdicts: dict[str, Verdict] = {}
+    for check in spec.checks:
+        if error is not None or actual is None:
+            raised = error_text(error) if error else "no outputs"
+            verdicts[check.name] = Verdict(False, f"raised {raised}")
+            continue
+        try:
+            verdicts[check.name] = run_check(check, case, actual, expected)
+        except Exception as exc:  # a check must never take the grader down: blame the odd output, not us
+            verdicts[check.name] = Verdict(False, f"{check.name}: could not compare the result ({type(exc).__name__}: {exc})")
+    return CaseRun(case=case, actual=dict(actual or {}), expected=dict(expected), verdicts=verdicts,
+                   error=error_text(error) if error else None)

@@ -1,0 +1,34 @@
+"""The jinja2 environments for the report templates in ``graders/report/templates``.
+
+WHY strict and trimmed: ``StrictUndefined`` turns a misspelt field into an error instead of an empty cell,
+and block trimming keeps the generated Markdown free of stray blank lines, so output is stable byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import jinja2
+
+
+@cache
+def _environment(autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("graders.report", "templates"),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(
+    name: str, *, autoescape: bool, filters: dict[str, Callable[..., Any]] | None = None, **context: Any
+) -> str:
+    """Render ``templates/<name>``; ``filters`` are added to a per-call overlay, never to the shared env."""
+    environment = _environment(autoescape).overlay()
+    environment.filters.update(filters or {})
+    return environment.get_template(name).render(**context)

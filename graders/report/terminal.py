@@ -1,0 +1,63 @@
+"""The score table printed by ``nngrade grade`` at the end of a run.
+
+WHY ``Text`` objects for every cell: rich parses plain strings as console markup, so a function or
+status name such as ``[red]`` or ``[link=...]`` coming from a report would be interpreted. ``Text`` is
+shown verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from graders.report.text import format_number, format_seconds
+from graders.report.view import build_view
+
+STATUS_STYLES: dict[str, str] = {
+    "passed": "bold green",
+    "partial": "bold yellow",
+    "failed": "bold red",
+    "missing": "magenta",
+    "error": "bold red",
+    "timeout": "bold red",
+    "crashed": "bold red",
+    "forbidden": "bold red",
+}
+
+
+def score_table(report: Mapping[str, Any]) -> Table:
+    """A rich Table of function, status, score, max, time, with a total row."""
+    view = build_view(report)
+    table = Table(title=Text(f"nngrade: {view.assignment}"), title_justify="left")
+    table.add_column("function")
+    table.add_column("status")
+    table.add_column("score", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("time", justify="right")
+    for function in view.functions:
+        table.add_row(
+            Text(function.name),
+            Text(function.status, style=STATUS_STYLES.get(function.status, "")),
+            Text(format_number(function.score)),
+            Text(format_number(function.max_score)),
+            Text(format_seconds(function.duration_s)),
+        )
+    table.add_section()
+    table.add_row(
+        Text("total", style="bold"),
+        Text(f"{view.count('passed')} of {len(view.functions)} passed"),
+        Text(format_number(view.score), style="bold"),
+        Text(format_number(view.max_score), style="bold"),
+        Text(format_seconds(view.duration_s)),
+    )
+    return table
+
+
+def render_terminal_table(report: Mapping[str, Any], console: Console | None = None) -> None:
+    """Print :func:`score_table` to ``console`` (a new stdout console when None). On a non-terminal
+    console rich prints the same table as plain text without colours."""
+    (console if console is not None else Console()).print(score_table(report))

@@ -1,0 +1,84 @@
+"""A counterexample a student can paste into a notebook: the inputs as literals and the calls that failed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from graders.specs.base import Case
+from graders.specs.program import Assign, Attr, Call, Const, Expr, Func, Input, Item, Program, Result, functions_called
+
+MAX_LITERAL = 4000
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size > MAX_LITERAL:
+            return f"np.zeros({value.shape!r})  # too large to print ({value.size} entries)"
+        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    return repr(value)
+
+
+def jsonable(value: Any) -> Any:
+    """Case inputs for report.json: arrays as nested lists (small ones only)."""
+    if isinstance(value, np.ndarray):
+        if value.size > MAX_LITERAL:
+            return {"shape": list(value.shape), "dtype": value.dtype.name, "omitted": True}
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _expr(e: Expr) -> str:
+    if isinstance(e, Input):
+        return e.name
+    if isinstance(e, Func):
+        return e.name
+    if isinstance(e, Result):
+        return e.step
+    if isinstance(e, Item):
+        return f"{_expr(e.of)}[{e.key!r}]"
+    if isinstance(e, Attr):
+        return f"{_expr(e.of)}.{e.name}"
+    if isinstance(e, Const):
+        return repr(e.value)
+    raise TypeError(e)
+
+
+def repro(program: Program, case: Case, dotted: Mapping[str, str], expected: Mapping[str, Any] | None = None) -> str:
+    """Python source that rebuilds the case and repeats the program's calls against the student's modules."""
+    lines = ["import numpy as np"]
+    for module, name in sorted(functions_called(program)):
+        lines.append(f"from {dotted.get(module, module)} import {name}")
+    lines.append("")
+    for key, value in case.items():
+        lines.append(f"{key} = {literal(value)}")
+    for step in program.steps:
+        if isinstance(step, Call):
+            args = [_expr(a) for a in step.args] + [f"{k}={_expr(v)}" for k, v in step.kwargs]
+            lines.append(f"{step.id} = {_expr(step.fn)}({', '.join(args)})")
+        elif isinstance(step, Assign):
+            lines.append(f"{_expr(step.target)}[...] = {_expr(step.value)}")
+    for name, expr in program.outputs.items():
+        lines.append(f"{name} = {_expr(expr)}")
+    if expected:
+        lines.append("")
+        for name, value in expected.items():
+            if name in program.outputs and isinstance(value, np.ndarray) and value.size <= MAX_LITERAL:
+                lines.append(f"expected_{name} = {literal(value)}")
+                lines.append(f"print({name!r}, np.max(np.abs(np.asarray({name}) - expected_{name})))")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,211 @@
+"""Specs of cs231n's affine and ReLU layers (the pattern other topic modules follow).
+
+Each factory returns a Spec. Forward and backward are separate gradable functions: the backward's program runs
+the student's own forward first and hands its cache to the student's backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from graders.specs import strategies as S
+from graders.specs.base import Case, Check, GradientCheck, Spec
+from graders.specs.program import Input, Item, Program, Result, call
+from reference import cs231n as R
+
+
+# ---------------------------------------------------------------- cases
+@st.composite
+def affine_cases(draw: st.DrawFn) -> Case:
+    n = draw(S.dims(1, 4))
+    feature_shape = draw(st.lists(S.dims(1, 4), min_size=1, max_size=3).map(tuple))
+    d = int(np.prod(feature_shape))
+    m = draw(S.dims(1, 5))
+    return {
+        "x": draw(S.seeded_arrays((n, *feature_shape))),
+        "w": draw(S.seeded_arrays((d, m))),
+        "b": draw(S.seeded_arrays((m,))),
+        "dout": draw(S.seeded_arrays((n, m))),
+    }
+
+
+def affine_fixed() -> list[Case]:
+    """The notebook's shapes: 2 inputs of shape (4, 5, 6) to 3 outputs, and x (10, 2, 3) to 5 outputs (seed 231)."""
+    rng = np.random.RandomState(231)
+    small = {
+        "x": np.linspace(-0.1, 0.5, num=2 * 120).reshape(2, 4, 5, 6),
+        "w": np.linspace(-0.2, 0.3, num=120 * 3).reshape(120, 3),
+        "b": np.linspace(-0.3, 0.1, num=3),
+        "dout": rng.randn(2, 3),
+    }
+    notebook = {"x": rng.randn(10, 2, 3), "w": rng.randn(6, 5), "b": rng.randn(5), "dout": rng.randn(10, 5)}
+    return [small, notebook]
+
+
+@st.composite
+def relu_cases(draw: st.DrawFn) -> Case:
+    shape = draw(S.shapes_with(draw(st.integers(1, 4)), 1, 5))
+    return {"x": draw(S.kink_free_arrays(shape)), "dout": draw(S.seeded_arrays(shape))}
+
+
+def relu_fixed() -> list[Case]:
+    rng = np.random.RandomState(231)
+    return [{"x": rng.randn(10, 10), "dout": rng.randn(10, 10)}]
+
+
+# ---------------------------------------------------------------- reference and torch
+def affine_expected(case: Case) -> dict[str, Any]:
+    out, cache = R.affine_forward(case["x"], case["w"], case["b"])
+    dx, dw, db = R.affine_backward(case["dout"], cache)
+    return {"out": out, "dx": dx, "dw": dw, "db": db}
+
+
+def affine_torch(case: Case) -> dict[str, Any]:
+    import torch
+
+    x, w, b = (torch.tensor(case[k], requires_grad=True) for k in ("x", "w", "b"))
+    out = torch.nn.functional.linear(x.reshape(x.shape[0], -1), w.T, b)
+    out.backward(torch.tensor(case["dout"]))
+    assert x.grad is not None and w.grad is not None and b.grad is not None
+    return {"out": out.detach().numpy(), "dx": x.grad.numpy(), "dw": w.grad.numpy(), "db": b.grad.numpy()}
+
+
+def relu_expected(case: Case) -> dict[str, Any]:
+    out, cache = R.relu_forward(case["x"])
+    return {"out": out, "dx": R.relu_backward(case["dout"], cache)}
+
+
+def relu_torch(case: Case) -> dict[str, Any]:
+    import torch
+
+    x = torch.tensor(case["x"], requires_grad=True)
+    out = torch.relu(x)
+    out.backward(torch.tensor(case["dout"]))
+    assert x.grad is not None
+    return {"out": out.detach().numpy(), "dx": x.grad.numpy()}
+
+
+def weighted_sum(forward: Callable[..., Any], *names: str) -> Callable[[Case], float]:
+    """sum(forward(*inputs)[0] * dout): the scalar whose gradient a backward computes."""
+
+    def scalar(case: Case) -> float:
+        out = forward(*(case[n] for n in names))[0]
+        return float(np.sum(out * case["dout"]))
+
+    return scalar
+
+
+# ---------------------------------------------------------------- programs
+def forward_program(module: str, forward: str, *args: str) -> Callable[[Case], Program]:
+    """Run ``module.forward(*args)`` and fetch ``out`` (the first element of the returned pair)."""
+
+    def program(case: Case) -> Program:
+        return Program(
+            steps=(call("fwd", module, forward, *(Input(a) for a in args)),),
+            outputs={"out": Item(Result("fwd"), 0)},
+        )
+
+    return program
+
+
+def backward_program(
+    module: str, forward: str, backward: str, args: tuple[str, ...], grads: tuple[str, ...]
+) -> Callable[[Case], Program]:
+    """Run the student's forward, then their backward on ``dout`` and their own cache; fetch each gradient."""
+
+    def program(case: Case) -> Program:
+        steps = (
+            call("fwd", module, forward, *(Input(a) for a in args)),
+            call("bwd", module, backward, Input("dout"), Item(Result("fwd"), 1)),
+        )
+        if len(grads) == 1:
+            outputs = {grads[0]: Result("bwd")}
+        else:
+            outputs = {g: Item(Result("bwd"), i) for i, g in enumerate(grads)}
+        return Program(steps=steps, outputs=outputs)
+
+    return program
+
+
+# ---------------------------------------------------------------- specs
+def affine_forward() -> Spec:
+    return Spec(
+        name="affine_forward",
+        module="layers",
+        api="function",
+        cases=affine_cases,
+        fixed_cases=affine_fixed,
+        program=forward_program("layers", "affine_forward", "x", "w", "b"),
+        expected=affine_expected,
+        torch_expected=affine_torch,
+        checks=(Check("out", atol=1e-9, rtol=1e-7, description="forward output x.reshape(N, -1) @ w + b"),),
+        read_only=("x", "w", "b"),
+        dtype_preserving=True,
+    )
+
+
+def affine_backward() -> Spec:
+    scalar = weighted_sum(R.affine_forward, "x", "w", "b")
+    return Spec(
+        name="affine_backward",
+        module="layers",
+        api="function",
+        cases=affine_cases,
+        fixed_cases=affine_fixed,
+        program=backward_program("layers", "affine_forward", "affine_backward", ("x", "w", "b"), ("dx", "dw", "db")),
+        expected=affine_expected,
+        torch_expected=affine_torch,
+        checks=(
+            Check("dx", atol=1e-9, rtol=1e-7, description="gradient wrt x, in x's original shape"),
+            Check("dw", atol=1e-9, rtol=1e-7),
+            Check("db", atol=1e-9, rtol=1e-7),
+        ),
+        gradients=tuple(GradientCheck(g, v, scalar) for g, v in (("dx", "x"), ("dw", "w"), ("db", "b"))),
+        depends_on=("affine_forward",),
+        read_only=("x", "w", "b", "dout"),
+    )
+
+
+def relu_forward() -> Spec:
+    return Spec(
+        name="relu_forward",
+        module="layers",
+        api="function",
+        cases=relu_cases,
+        fixed_cases=relu_fixed,
+        program=forward_program("layers", "relu_forward", "x"),
+        expected=relu_expected,
+        torch_expected=relu_torch,
+        checks=(Check("out", atol=0.0, rtol=0.0, description="max(0, x)"),),
+        read_only=("x",),
+        dtype_preserving=True,
+    )
+
+
+def relu_backward() -> Spec:
+    return Spec(
+        name="relu_backward",
+        module="layers",
+        api="function",
+        cases=relu_cases,
+        fixed_cases=relu_fixed,
+        program=backward_program("layers", "relu_forward", "relu_backward", ("x",), ("dx",)),
+        expected=relu_expected,
+        torch_expected=relu_torch,
+        checks=(Check("dx", atol=0.0, rtol=0.0, description="dout where x > 0, else 0"),),
+        gradients=(GradientCheck("dx", "x", weighted_sum(R.relu_forward, "x")),),
+        depends_on=("relu_forward",),
+        read_only=("x", "dout"),
+    )
+
+
+FACTORIES: dict[str, Callable[..., Spec]] = {
+    "affine_forward": affine_forward,
+    "affine_backward": affine_backward,
+    "relu_forward": relu_forward,
+    "relu_backward": relu_backward,
+}

@@ -1,0 +1,155 @@
+"""A tiny call language that says what the sandbox worker runs for one case.
+
+Why a language and not callables: the trusted process never imports or calls student code, so it can only
+*describe* calls. The worker (a separate process) interprets the description against the student's modules,
+keeps whatever the student returns (caches, layer instances) behind names on its side, and sends back only the
+values named in ``Program.outputs`` as plain arrays and JSON scalars.
+
+Expressions:
+  Input("x")            a case input, materialised once per run in the worker (the same object for every step,
+                        so a dict such as ``bn_param`` mutated by one call is seen by the next, as in a notebook)
+  Func("layers", "f")   an attribute of a student module (the module key is resolved by the assignment)
+  Result("fwd")         the value returned by the step with that id
+  Item(e, 0) / Attr(e, "dW")   indexing and attribute access
+  Const(v)              a JSON literal
+Steps:
+  Call(id, fn, args, kwargs)    call ``fn`` (any expression: a function, a class, a bound method via Attr)
+  Assign(target, value)         ``target[...] = value``: in-place write (e.g. set a network's parameters
+                                without breaking the layers that hold references to the same arrays)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+
+
+@dataclass(frozen=True)
+class Func:
+    module: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Result:
+    step: str
+
+
+@dataclass(frozen=True)
+class Item:
+    of: Expr
+    key: int | str
+
+
+@dataclass(frozen=True)
+class Attr:
+    of: Expr
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+
+
+Expr = Union[Input, Func, Result, Item, Attr, Const]
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    fn: Expr
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: Expr
+    value: Expr
+
+
+Step = Union[Call, Assign]
+
+
+@dataclass(frozen=True)
+class Program:
+    """Steps to run in order, and the values to fetch back afterwards, by output name."""
+
+    steps: tuple[Step, ...]
+    outputs: Mapping[str, Expr] = field(default_factory=dict)
+
+
+def call(id: str, module: str, name: str, *args: Expr, **kwargs: Expr) -> Call:
+    """Shorthand for calling a student function ``module.name`` with expressions as arguments."""
+    return Call(id, Func(module, name), tuple(args), tuple(kwargs.items()))
+
+
+def method(id: str, obj: Expr, name: str, *args: Expr, **kwargs: Expr) -> Call:
+    """Shorthand for calling a method of an object that lives in the worker."""
+    return Call(id, Attr(obj, name), tuple(args), tuple(kwargs.items()))
+
+
+def inputs(*names: str) -> tuple[Input, ...]:
+    return tuple(Input(n) for n in names)
+
+
+def to_json(node: Any) -> Any:
+    """Encode a program or expression as JSON-ready data (the worker's wire format)."""
+    if isinstance(node, Program):
+        return {
+            "steps": [to_json(s) for s in node.steps],
+            "outputs": {k: to_json(v) for k, v in node.outputs.items()},
+        }
+    if isinstance(node, Call):
+        return {
+            "op": "call",
+            "id": node.id,
+            "fn": to_json(node.fn),
+            "args": [to_json(a) for a in node.args],
+            "kwargs": {k: to_json(v) for k, v in node.kwargs},
+        }
+    if isinstance(node, Assign):
+        return {"op": "assign", "target": to_json(node.target), "value": to_json(node.value)}
+    if isinstance(node, Input):
+        return {"e": "input", "name": node.name}
+    if isinstance(node, Func):
+        return {"e": "func", "module": node.module, "name": node.name}
+    if isinstance(node, Result):
+        return {"e": "result", "step": node.step}
+    if isinstance(node, Item):
+        return {"e": "item", "of": to_json(node.of), "key": node.key}
+    if isinstance(node, Attr):
+        return {"e": "attr", "of": to_json(node.of), "name": node.name}
+    if isinstance(node, Const):
+        return {"e": "const", "value": node.value}
+    raise TypeError(f"not a program node: {node!r}")
+
+
+def functions_called(program: Program) -> set[tuple[str, str]]:
+    """The student functions a program needs, so a missing one can be reported before running anything."""
+    found: set[tuple[str, str]] = set()
+
+    def visit(e: Any) -> None:
+        if isinstance(e, Func):
+            found.add((e.module, e.name))
+        elif isinstance(e, (Item, Attr)):
+            visit(e.of)
+
+    for step in program.steps:
+        if isinstance(step, Call):
+            visit(step.fn)
+            for a in step.args:
+                visit(a)
+            for _, v in step.kwargs:
+                visit(v)
+        else:
+            visit(step.target)
+            visit(step.value)
+    return found

@@ -1,0 +1,97 @@
+"""Hypothesis building blocks whose examples stay inside the domain where a gradient check means something.
+
+Plain ``arrays(np.float64, ...)`` examples are full of ties and exact zeros, and shrinking drives values to 0 and
+shapes to 1. The blocks here keep shrunk examples valid: values are drawn as *offsets from a safe point*
+(so the shrink target is safe too), tie-free arrays are a permutation of evenly spaced values plus a small jitter,
+and kink-free arrays keep ``|x| >= margin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+Shape = tuple[int, ...]
+T = TypeVar("T")
+
+
+def floats(low: float = -1.0, high: float = 1.0) -> st.SearchStrategy[float]:
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def dims(low: int = 1, high: int = 4) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+def real_arrays(shape: Shape, low: float = -1.0, high: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays of ``shape`` with values in [low, high]; duplicates allowed."""
+    return hnp.arrays(np.float64, shape, elements=floats(low, high))
+
+
+def seeded_arrays(shape: Shape, scale: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    """Gaussian float64 arrays from a drawn seed: cheap for large shapes, and shrink-safe (the seed shrinks, not
+    the values, so a shrunk example is still a generic array without zeros or ties)."""
+    return st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s).standard_normal(shape) * scale)
+
+
+def tie_free_arrays(shape: Shape, spacing: float = 0.1, jitter: float = 0.01) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose entries are pairwise distinct by at least ``spacing - 2 * jitter``.
+
+    A random permutation of ``spacing * (0, 1, ..., n-1)``, centred, plus uniform jitter below spacing / 2.
+    Max-pool inputs need this: with ties the subgradient is not unique and finite differences split it.
+    """
+    size = int(np.prod(shape)) if shape else 1
+
+    def build(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        base = (rng.permutation(size) - (size - 1) / 2.0) * spacing
+        return (base + rng.uniform(-jitter, jitter, size)).reshape(shape)
+
+    return st.integers(0, 2**32 - 1).map(build)
+
+
+def kink_free_arrays(shape: Shape, margin: float = 1e-3, scale: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    """Gaussian arrays with every ``|x| >= margin`` (ReLU at 0 is a kink: finite differences straddle it)."""
+
+    def build(seed: int) -> np.ndarray:
+        x = np.random.default_rng(seed).standard_normal(shape) * scale
+        return np.where(np.abs(x) < margin, np.copysign(margin, x) * 2.0, x)
+
+    return st.integers(0, 2**32 - 1).map(build)
+
+
+def labels(n: int, classes: int) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.int64, (n,), elements=st.integers(0, classes - 1))
+
+
+def shapes_with(ndim: int, low: int = 1, high: int = 4) -> st.SearchStrategy[Shape]:
+    return st.tuples(*[dims(low, high) for _ in range(ndim)])
+
+
+def one_of_values(values: Sequence[float]) -> st.SearchStrategy[float]:
+    return st.sampled_from(list(values))
+
+
+def seeded_until(
+    build: Callable[[np.random.Generator], T], ok: Callable[[T], bool], tries: int = 64
+) -> st.SearchStrategy[T]:
+    """Values built from a drawn seed, kept inside a domain that a plain draw can miss.
+
+    ``build(rng)`` makes a candidate from ``default_rng(seed)``; if ``ok`` rejects it (a ReLU input too close
+    to 0, a batch whose variance is tiny), the seeds ``seed + 1, seed + 2, ...`` are tried in order. So the
+    example is reproducible from its seed, a shrunk seed still gives a valid example, and a rare bad draw
+    costs a retry instead of a hypothesis rejection. After ``tries`` failures the example is rejected.
+    """
+
+    def make(seed: int) -> list[T]:
+        for k in range(tries):
+            value = build(np.random.default_rng(seed + k))
+            if ok(value):
+                return [value]
+        return []
+
+    return st.integers(0, 2**32 - 1).map(make).filter(bool).map(lambda found: found[0])
