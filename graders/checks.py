@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from graders.sandbox.wire import Opaque
 from graders.specs.base import Case, Check, Outputs, Verdict
 
 _NUMERIC_KINDS = "biuf"
@@ -23,6 +24,8 @@ def _kind_name(value: Any) -> str:
         return "None"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of length {len(value)}"
+    if isinstance(value, Opaque):
+        return f"{value.text} ({value.type_name})" if value.type_name == "ndarray" else f"a {value.type_name}"
     return f"a {type(value).__name__}"
 
 

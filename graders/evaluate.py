@@ -23,6 +23,11 @@ def judge(spec: Spec, case: Case, expected: Mapping[str, Any], actual: Mapping[s
           error: Mapping[str, Any] | None) -> CaseRun:
     """Apply every check of ``spec`` to one case run. A raised exception fails every check with its message."""
     verdicts: dict[str, Verdict] = {}
+    if error is not None and error.get("step") == "outputs":
+        # Not an exception in the student's code: what it returned had the wrong form (None, a short tuple ...).
+        for check in spec.checks:
+            verdicts[check.name] = Verdict(False, str(error.get("message", "")))
+        return CaseRun(case=case, actual={}, expected=dict(expected), verdicts=verdicts, error=None)
     for check in spec.checks:
         if error is not None or actual is None:
             raised = error_text(error) if error else "no outputs"

@@ -22,6 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from graders.assignment import Assignment, GradedFunction
+from graders.datasets import stage_data, stage_stand_ins
 from graders.diagnose import diagnose
 from graders.evaluate import expected_outputs, judge
 from graders.repro import jsonable, repro
@@ -282,7 +283,8 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
     profile = PROFILES[options.profile]
     with tempfile.TemporaryDirectory(prefix="nngrade-stage-") as tmp:
         staged = stage(submission, Path(tmp) / "staged", assignment.modules)
-        warnings = list(staged.warnings)
+        warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}))
+        warnings += stage_stand_ins(staged, assignment.data.get("stand_ins", {}))
         static_forbidden = _static_scan(staged, assignment)
         hide = [str(Path(__file__).resolve().parents[1])]
         with SandboxSession(staged, assignment.forbidden_imports, options.python, options.limits, hide) as session:
@@ -354,6 +356,9 @@ def _grade_one(graded: GradedFunction, staged: Staged, session: SandboxSession,
         info = session.load_report.modules.get(module_key)
         if info is None:
             return early("missing", f"module {module_key!r} was not found in the submission")
+        if info.get("forbidden"):
+            return early("forbidden", f"importing {staged.modules[module_key].relpath} tried to import "
+                         f"{', '.join(sorted(set(info['forbidden'])))}, which this assignment does not allow (NumPy only)")
         if not info.get("ok"):
             return early("error", f"importing {staged.modules[module_key].relpath} failed:\n{info.get('error', '')}")
         if name not in session.load_report.names(module_key):

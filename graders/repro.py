@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from graders.specs.base import Case
-from graders.specs.program import Assign, Attr, Call, Const, Expr, Func, Input, Item, Program, Result, functions_called
+from graders.specs.program import Assign, Attr, Call, Const, Expr, Func, Input, Item, Program, Result, Slice, functions_called
 
 MAX_LITERAL = 4000
 
@@ -54,6 +54,8 @@ def _expr(e: Expr) -> str:
         return f"{_expr(e.of)}[{e.key!r}]"
     if isinstance(e, Attr):
         return f"{_expr(e.of)}.{e.name}"
+    if isinstance(e, Slice):
+        return f"{_expr(e.of)}[{'' if e.start is None else e.start}:{'' if e.stop is None else e.stop}]"
     if isinstance(e, Const):
         return repr(e.value)
     raise TypeError(e)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 import json
+import keyword
+import re
 import shutil
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +73,7 @@ def notebook_to_module(text: str, name: str) -> tuple[str, list[str]]:
         cells = notebook["cells"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SubmissionError(f"{name} is not a readable Jupyter notebook: {exc}") from None
+    futures: list[str] = []
     parts = ["__nngrade_cell_errors__ = []"]
     warnings: list[str] = []
     for index, cell in enumerate(cells):
@@ -80,6 +84,9 @@ def notebook_to_module(text: str, name: str) -> tuple[str, list[str]]:
         if source.lstrip().startswith("%%"):
             continue  # a cell magic: the whole cell is not Python
         source = _strip_ipython(source)
+        future_lines = [ln for ln in source.splitlines() if ln.startswith("from __future__ import")]
+        futures += [ln for ln in future_lines if ln not in futures]
+        source = "\n".join(ln for ln in source.splitlines() if ln not in future_lines)
         if not source.strip():
             continue
         try:
@@ -93,7 +100,8 @@ def notebook_to_module(text: str, name: str) -> tuple[str, list[str]]:
             f"except Exception as __nngrade_error__:\n"
             f"    __nngrade_cell_errors__.append(({index + 1}, repr(__nngrade_error__)))"
         )
-    return "\n\n".join(parts) + "\n", warnings
+    # __future__ imports must open the module, not sit inside a cell's guard
+    return "\n".join(futures + ["\n".join(parts)]) + "\n", warnings
 
 
 # ------------------------------------------------------------------ staging
@@ -142,6 +150,15 @@ def _write_source(dest: Path, relpath: str, data: bytes, warnings: list[str]) ->
     target.write_bytes(data)
 
 
+def importable_name(stem: str) -> str:
+    """A module name for a single-file submission: ``layers (1)`` or ``types`` (which would resolve to the
+    standard library's module) cannot be imported under their own names."""
+    name = re.sub(r"\W", "_", stem)
+    if not name.isidentifier() or keyword.iskeyword(name) or name in sys.stdlib_module_names or name in ("numpy", "np"):
+        name = f"submission_{name}"
+    return name
+
+
 def copy_sources(source: Path, dest: Path) -> list[str]:
     """Copy the Python sources (and notebooks, converted) of a submission into ``dest``."""
     warnings: list[str] = []
@@ -170,7 +187,7 @@ def copy_sources(source: Path, dest: Path) -> list[str]:
         except zipfile.BadZipFile as exc:
             raise SubmissionError(f"{source} is not a readable zip archive: {exc}") from None
     elif source.suffix in (".py", ".ipynb"):
-        _write_source(dest, source.name, source.read_bytes(), warnings)
+        _write_source(dest, importable_name(source.stem) + source.suffix, source.read_bytes(), warnings)
     else:
         raise SubmissionError(f"{source}: a submission is a folder, a .zip, a .py or an .ipynb file")
     return warnings

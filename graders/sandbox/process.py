@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -37,6 +38,29 @@ class Limits:
     cpu_s: int = 900
     max_reply_bytes: int = 64 << 20
     log_bytes: int = 64 << 10
+
+
+TOKEN_VARIABLE = "NNGRADE_SANDBOX_TOKEN"
+
+
+def processes_with_token(token: str) -> list[int]:
+    """PIDs of live processes whose initial environment holds this worker's token (zombies excluded)."""
+    marker = f"{TOKEN_VARIABLE}={token}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                if marker not in handle.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    continue
+        except OSError:
+            continue
+        found.append(int(entry.name))
+    return found
 
 
 class WorkerTimeout(Exception):
@@ -95,6 +119,7 @@ class Worker:
         self.drain: OutputDrain | None = None
         self._to_worker = -1
         self._from_worker = -1
+        self.token = secrets.token_hex(16)
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> dict[str, Any]:
@@ -104,6 +129,7 @@ class Worker:
         self._from_worker, child_out = os.pipe()
         out_read, out_write = os.pipe()
         env = {
+            TOKEN_VARIABLE: self.token,
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.workdir),
             "LANG": "C.UTF-8",
@@ -113,7 +139,7 @@ class Worker:
         }
         limits = self.limits
         self.process = subprocess.Popen(
-            [self.python, "-I", "-B", str(script), str(child_in), str(child_out)],
+            [self.python, "-I", "-B", "-u", str(script), str(child_in), str(child_out)],
             cwd=self.workdir / "submission",
             env=env,
             stdin=subprocess.DEVNULL,
@@ -159,16 +185,27 @@ class Worker:
         self.process = None
 
     def _kill_group(self) -> None:
+        """SIGKILL the worker's process group, then every process still carrying this worker's token.
+
+        A student process that called setsid() has left the group; it still has the token in its initial
+        environment (/proc/PID/environ), so sweeping by token finds it. Repeated until a sweep finds nothing,
+        because a forking loop can create children between two sweeps.
+        """
         assert self.process is not None
-        pgid = self.process.pid
-        for _ in range(50):
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for _ in range(100):
+            stragglers = processes_with_token(self.token)
+            if not stragglers:
                 break
-            except PermissionError:
-                break
-            time.sleep(0.01)
+            for pid in stragglers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.005)
         try:
             self.process.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
@@ -231,7 +268,10 @@ class Worker:
     def _death_note(self) -> str:
         if self.process is None:
             return "the worker is not running"
-        code = self.process.poll()
+        try:  # the pipe closes a moment before the process can be reaped: wait for its status
+            code = self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             return ""
         if code < 0:

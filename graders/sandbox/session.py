@@ -19,6 +19,9 @@ from graders.specs.base import Case, Spec
 from graders.specs.program import to_json
 from graders.submission import Staged
 
+SUPPORT_DIR = Path(__file__).with_name("support")
+SUPPORT_MODULES = {"nngrade_support": "nngrade_support"}
+
 
 @dataclass
 class RunReply:
@@ -74,16 +77,18 @@ class SandboxSession:
         self.starts += 1
         workdir = self.home / f"run{self.starts}"
         shutil.copytree(self.staged.root, workdir / "submission")
+        shutil.copytree(SUPPORT_DIR, workdir / "support", ignore=shutil.ignore_patterns("__pycache__"))
         worker = Worker(workdir, self.python, self.limits)
         self.worker = worker
         worker.start()
         root = workdir / "submission"
         request = {
             "op": "load",
-            "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path],
-            "modules": {key: m.dotted for key, m in self.staged.modules.items()},
+            "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path] + [str(workdir / "support")],
+            "modules": {**{key: m.dotted for key, m in self.staged.modules.items()}, **SUPPORT_MODULES},
             "forbidden": self.forbidden,
             "hide_paths": self.hide_paths,
+            "relative_to": [str(root.resolve()), str(root)],
         }
         reply, _ = worker.request(request, [], self.limits.start_timeout_s)
         self.load_report = LoadReport(reply.get("modules", {}), list(reply.get("forbidden", [])), worker.output())

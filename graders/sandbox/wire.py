@@ -41,7 +41,7 @@ def frame(header: dict[str, Any], blobs: list[bytes]) -> bytes:
 
 def encode_array(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 

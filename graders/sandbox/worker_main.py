@@ -43,10 +43,10 @@ class Encoder:
         self.blobs: list[bytes] = []
 
     def array(self, value: np.ndarray) -> dict[str, Any]:
-        if value.dtype.kind not in "biufc" or value.dtype.fields is not None or value.dtype.subdtype is not None:
-            return self.opaque(value)
+        if value.dtype.kind not in "biuf" or value.dtype.fields is not None or value.dtype.subdtype is not None:
+            return {"__obj__": "ndarray", "repr": f"array of dtype {value.dtype} and shape {value.shape}"}
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(value), allow_pickle=False)
+        np.save(buffer, value, allow_pickle=False)
         self.blobs.append(buffer.getvalue())
         return {"__nd__": len(self.blobs) - 1}
 
@@ -107,12 +107,30 @@ class StepError(Exception):
         self.where = where
 
 
+#: Folder prefixes replaced by "" in tracebacks, so reports name files relative to the submission and do not
+#: depend on this worker's temporary path (the same submission must give the same report).
+HIDDEN_PREFIXES: list[str] = []
+
+
+def relative_paths(text: str) -> str:
+    for prefix in HIDDEN_PREFIXES:
+        text = text.replace(prefix.rstrip("/") + "/", "")
+    return text
+
+
 def student_traceback(error: BaseException) -> str:
-    """The traceback without the worker's own frames, so the student sees only their code."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.endswith("worker_main.py")]
+    """The traceback without the worker's or importlib's frames, so the student sees only their code."""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.endswith("worker_main.py") and not f.filename.startswith("<frozen")
+    ]
     lines = traceback.format_list(frames[-6:])
     lines += traceback.format_exception_only(type(error), error)
-    return "".join(lines)[-4000:]
+    return relative_paths("".join(lines))[-4000:]
+
+
+class OutputError(Exception):
+    """A value the program asked for could not be taken from what the student returned."""
 
 
 class Interpreter:
@@ -130,7 +148,28 @@ class Interpreter:
             else:
                 target = self.eval(step["target"], env)
                 target[...] = self.eval(step["value"], env)
-        return {name: self.eval(expr, env) for name, expr in program["outputs"].items()}
+        outputs = {}
+        for name, expr in program["outputs"].items():
+            try:
+                outputs[name] = self.eval(expr, env)
+            except Exception as exc:
+                raise OutputError(f"{name} could not be read from what was returned: {self.explain(expr, env, exc)}") from None
+        return outputs
+
+    def explain(self, expr: dict[str, Any], env: dict[str, Any], error: Exception) -> str:
+        """Say what the student returned where an item or attribute was expected (e.g. None instead of a tuple)."""
+        if expr["e"] in ("item", "attr", "slice"):
+            try:
+                inner = self.eval(expr["of"], env)
+            except Exception as exc:
+                return self.explain(expr["of"], env, exc)
+            what = "None" if inner is None else f"a {type(inner).__name__}"
+            if isinstance(inner, (tuple, list)):
+                what += f" of length {len(inner)}"
+            wanted = {"item": f"item {expr.get('key')!r}", "attr": f"attribute {expr.get('name')!r}",
+                      "slice": "a slice"}[expr["e"]]
+            return f"expected something with {wanted}, got {what}"
+        return f"{type(error).__name__}: {error}"
 
     def call(self, step: dict[str, Any], env: dict[str, Any]) -> None:
         try:
@@ -168,6 +207,8 @@ class Interpreter:
             return self.eval(expr["of"], env)[expr["key"]]
         if kind == "attr":
             return getattr(self.eval(expr["of"], env), expr["name"])
+        if kind == "slice":
+            return self.eval(expr["of"], env)[expr["start"]:expr["stop"]]
         raise ValueError(f"unknown expression {kind!r}")
 
 
@@ -198,16 +239,20 @@ def load_modules(request: dict[str, Any], gate: ImportGate) -> tuple[dict[str, A
             sys.path.insert(0, entry)
     loaded: dict[str, Any] = {}
     report: dict[str, Any] = {}
+    HIDDEN_PREFIXES[:] = list(request.get("relative_to", []))
     for key, dotted in request["modules"].items():
         start = time.perf_counter()
+        attempts_before = len(gate.attempts)
         try:
             module = importlib.import_module(dotted)
         except BaseException as exc:  # SystemExit at import time is the student's error, not ours
-            report[key] = {"ok": False, "error": student_traceback(exc), "type": type(exc).__name__}
+            report[key] = {"ok": False, "error": student_traceback(exc), "type": type(exc).__name__,
+                           "forbidden": gate.attempts[attempts_before:]}
             continue
         loaded[key] = module
         names = sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None)))
-        report[key] = {"ok": True, "names": names, "seconds": time.perf_counter() - start}
+        report[key] = {"ok": True, "names": names, "seconds": time.perf_counter() - start,
+                       "forbidden": gate.attempts[attempts_before:]}
     return loaded, report
 
 
@@ -280,8 +325,10 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
     except StepError as exc:
         reply["error"] = {"step": exc.step, "type": type(exc.error).__name__, "message": str(exc.error)[:2000],
                           "traceback": exc.where}
-    except Exception as exc:  # outputs that cannot be fetched (e.g. indexing a None the student returned)
-        reply["error"] = {"step": "outputs", "type": type(exc).__name__, "message": str(exc)[:2000],
+    except OutputError as exc:  # e.g. the student returned None where the hand-out says (out, cache)
+        reply["error"] = {"step": "outputs", "type": "OutputError", "message": str(exc)[:2000], "traceback": ""}
+    except Exception as exc:  # an Assign step failing, for instance
+        reply["error"] = {"step": "program", "type": type(exc).__name__, "message": str(exc)[:2000],
                           "traceback": student_traceback(exc)}
     if request.get("return_inputs"):
         reply["inputs_after"] = encoder.encode({k: inputs[k] for k in request["return_inputs"] if k in inputs})

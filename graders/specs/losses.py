@@ -10,16 +10,16 @@ Both return ``(loss, dx)`` averaged over the N examples. The cases reach what no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from graders.specs import strategies as S
-from graders.specs.base import Case, Check, Diagnosis, GradientCheck, Spec
-from graders.specs.base import CaseRun as CaseRun
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec
 from graders.specs.program import Input, Item, Program, Result, call
+from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, scaled_diagnosis
 from reference import cs231n as R
 
@@ -100,7 +100,7 @@ def _loss_expected(loss: Callable[..., tuple[float, np.ndarray]]) -> Callable[[C
 
 def _torch_loss(name: str) -> Callable[[Case], dict[str, Any]]:
     def adapter(case: Case) -> dict[str, Any]:
-        import torch
+        torch = torch_one_thread()
         import torch.nn.functional as F
 
         x = torch.tensor(case["x"], requires_grad=True)
@@ -150,14 +150,14 @@ def _overflows(run: CaseRun) -> bool:
     return False
 
 
-def _overflow_only_at_large_logits(runs: list[CaseRun] | Any) -> bool:
+def _overflow_only_at_large_logits(runs: Sequence[CaseRun]) -> bool:
     """NaN/inf appears on some case with logits past exp's range, and never on a case with small logits."""
     large = [r for r in runs if r.error is None and np.max(np.abs(r.case["x"])) > OVERFLOW_LOGIT]
     small = [r for r in runs if r.error is None and np.max(np.abs(r.case["x"])) < OVERFLOW_LOGIT / 2]
     return any(_overflows(r) for r in large) and not any(_overflows(r) for r in small)
 
 
-def _correct_class_counted(runs: list[CaseRun] | Any) -> bool:
+def _correct_class_counted(runs: Sequence[CaseRun]) -> bool:
     """svm loss one too large (the j == y term, max(0, 1) = 1, was not excluded) on every failing run."""
     bad = [r for r in runs if failed_on(r, ("loss",))]
     return bool(bad) and all(close(r.actual.get("loss"), float(r.expected["loss"]) + 1.0) for r in bad)
@@ -208,7 +208,12 @@ def softmax_loss() -> Spec:
         cases=softmax_cases,
         fixed_cases=softmax_fixed,
         checks=(
-            Check("loss", atol=1e-9, rtol=1e-7, description="mean cross-entropy of softmax(x) over the N examples"),
+            Check(
+                "loss",
+                atol=1e-9,
+                rtol=1e-7,
+                description="mean cross-entropy of softmax(x) over the N examples",
+            ),
             Check("dx", atol=1e-10, rtol=1e-6, description="(softmax(x) - onehot(y)) / N"),
         ),
         diagnoses=(OVERFLOW, LOSS_SUMMED),
@@ -223,8 +228,12 @@ def svm_loss() -> Spec:
         cases=svm_cases,
         fixed_cases=svm_fixed,
         checks=(
-            Check("loss", atol=1e-9, rtol=1e-7, description="mean over N of sum_{j != y} max(0, x_j - x_y + 1)"),
-            Check("dx", atol=1e-10, rtol=1e-7, description="+1/N per positive margin, minus their count at y"),
+            Check(
+                "loss", atol=1e-9, rtol=1e-7, description="mean over N of sum_{j != y} max(0, x_j - x_y + 1)"
+            ),
+            Check(
+                "dx", atol=1e-10, rtol=1e-7, description="+1/N per positive margin, minus their count at y"
+            ),
         ),
         diagnoses=(LOSS_SUMMED, CORRECT_CLASS_COUNTED),
         convention="cs231n (pre-2019 hand-outs): margin 1, mean over N",

@@ -11,6 +11,7 @@ Expressions:
   Func("layers", "f")   an attribute of a student module (the module key is resolved by the assignment)
   Result("fwd")         the value returned by the step with that id
   Item(e, 0) / Attr(e, "dW")   indexing and attribute access
+  Slice(e, 0, 64)       ``e[0:64]``, to fetch part of a large result
   Const(v)              a JSON literal
 Steps:
   Call(id, fn, args, kwargs)    call ``fn`` (any expression: a function, a class, a bound method via Attr)
@@ -54,11 +55,20 @@ class Attr:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """``of[start:stop]`` along the first axis: fetch a part of a large result (e.g. 64 of 60,000 images)."""
+
+    of: Expr
+    start: int | None
+    stop: int | None
+
+
+@dataclass(frozen=True)
 class Const:
     value: Any
 
 
-Expr = Union[Input, Func, Result, Item, Attr, Const]
+Expr = Union[Input, Func, Result, Item, Attr, Slice, Const]
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,8 @@ def to_json(node: Any) -> Any:
         return {"e": "item", "of": to_json(node.of), "key": node.key}
     if isinstance(node, Attr):
         return {"e": "attr", "of": to_json(node.of), "name": node.name}
+    if isinstance(node, Slice):
+        return {"e": "slice", "of": to_json(node.of), "start": node.start, "stop": node.stop}
     if isinstance(node, Const):
         return {"e": "const", "value": node.value}
     raise TypeError(f"not a program node: {node!r}")
@@ -139,7 +151,7 @@ def functions_called(program: Program) -> set[tuple[str, str]]:
     def visit(e: Any) -> None:
         if isinstance(e, Func):
             found.add((e.module, e.name))
-        elif isinstance(e, (Item, Attr)):
+        elif isinstance(e, (Item, Attr, Slice)):
             visit(e.of)
 
     for step in program.steps:

@@ -58,7 +58,8 @@ def conv_forward_naive(
 ) -> tuple[np.ndarray, ConvCache]:
     """Conv layer forward: x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad'}.
 
-    Returns out (N, F, H', W') with ``H' = 1 + (H + 2 pad - HH) // stride`` and the cache (x, w, b, conv_param).
+    Returns out (N, F, H', W') with ``H' = 1 + (H + 2 pad - HH) // stride``, and the cache
+    (x, w, b, conv_param).
     """
     stride, pad = _conv_settings(conv_param)
     return C.conv2d_loops(x, w, b, stride, pad), (x, w, b, conv_param)

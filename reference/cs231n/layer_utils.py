@@ -54,7 +54,9 @@ def affine_relu_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.n
     return affine_backward(relu_backward(dout, relu_cache), affine_cache)
 
 
-def conv_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: Param) -> tuple[np.ndarray, Any]:
+def conv_relu_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: Param
+) -> tuple[np.ndarray, Any]:
     """relu(conv(x, w, b))."""
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     out, relu_cache = relu_forward(a)

@@ -108,7 +108,9 @@ def _running_stat(bn_param: MutableMapping[str, Any], key: str, x: np.ndarray) -
         return np.zeros(d, dtype=x.dtype)
     value = np.asarray(value)
     if value.shape != (d,):
-        raise ValueError(f"bn_param[{key!r}] has shape {value.shape}, expected ({d},) for x of shape {x.shape}")
+        raise ValueError(
+            f"bn_param[{key!r}] has shape {value.shape}, expected ({d},) for x of shape {x.shape}"
+        )
     return value
 
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.functional.im2col import IntOrTuple, add_windows, as_tuple, pad_spatial, window_output_shape, windows
+from reference.functional.im2col import (
+    IntOrTuple,
+    add_windows,
+    as_tuple,
+    pad_spatial,
+    window_output_shape,
+    windows,
+)
 
 __all__ = [
     "conv_output_shape",
@@ -60,7 +67,9 @@ def conv_output_shape(
         )
     filters = w_shape[0]
     if b is not None and np.shape(b) != (filters,):
-        raise ValueError(f"b must have shape ({filters},) (one bias per filter of w {w_shape}), got {np.shape(b)}")
+        raise ValueError(
+            f"b must have shape ({filters},) (one bias per filter of w {w_shape}), got {np.shape(b)}"
+        )
     try:
         out = window_output_shape(x_shape[2:], w_shape[2:], stride, pad, dilation)
     except ValueError as exc:
@@ -76,12 +85,14 @@ def conv_output_shape(
 
 
 # ---------------------------------------------------------------- 2-D, im2col path
-def _columns(x: np.ndarray, w: np.ndarray, stride: IntOrTuple, pad: IntOrTuple, dilation: IntOrTuple) -> np.ndarray:
+def _columns(
+    x: np.ndarray, w: np.ndarray, stride: IntOrTuple, pad: IntOrTuple, dilation: IntOrTuple
+) -> np.ndarray:
     """im2col in a per-image, channel-major layout: ``(N, C*HH*WW, out_h*out_w)``.
 
-    Same windows as :func:`~reference.functional.im2col.im2col`, transposed so that ``w.reshape(F, -1) @ cols``
-    lands directly in ``(N, F, out_h*out_w)`` order (no transpose of the output) and the backward's column
-    gradient reshapes into kernel taps without a copy.
+    Same windows as :func:`~reference.functional.im2col.im2col`, transposed so that
+    ``w.reshape(F, -1) @ cols`` lands directly in ``(N, F, out_h*out_w)`` order (no transpose of the output)
+    and the backward's column gradient reshapes into kernel taps without a copy.
     """
     n, c, hh, ww = x.shape[0], x.shape[1], w.shape[2], w.shape[3]
     view = windows(pad_spatial(x, pad), (hh, ww), stride, dilation)
@@ -90,10 +101,17 @@ def _columns(x: np.ndarray, w: np.ndarray, stride: IntOrTuple, pad: IntOrTuple, 
 
 
 def conv2d(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> np.ndarray:
-    """Cross-correlation of ``x (N, C, H, W)`` with ``w (F, C, HH, WW)`` plus ``b (F,)``: ``(N, F, oh, ow)``."""
+    """Cross-correlation of ``x (N, C, H, W)`` with ``w (F, C, HH, WW)``, plus ``b (F,)``: ``(N, F, oh, ow)``.
+
+    ``out[n, f] = b[f] + w[f].reshape(-1) @ cols[n]`` with ``cols`` the channel-major im2col of x.
+    """
     out_h, out_w = conv_output_shape(x, w, b, stride, pad, dilation)
     n, f = x.shape[0], w.shape[0]
     out = np.matmul(w.reshape(f, -1), _columns(x, w, stride, pad, dilation))
@@ -103,14 +121,18 @@ def conv2d(
 
 
 def conv2d_grads(
-    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dw, db)`` of ``sum(conv2d(x, w, b) * dout)``.
 
-    Per image, with ``cols`` its im2col matrix and ``D`` its dout as ``(F, out_h*out_w)``: ``dw = sum D cols^T``,
-    ``dx = col2im(w^T D)`` (col2im, here :func:`add_windows`, is im2col's adjoint) and ``db`` sums dout over
-    everything but F.
+    Per image, with ``cols`` its im2col matrix and ``D`` its dout as ``(F, out_h*out_w)``:
+    ``dw = sum D cols^T``, ``dx = col2im(w^T D)`` (col2im, here :func:`add_windows`, is im2col's adjoint) and
+    ``db`` sums dout over everything but F.
     """
     out_h, out_w = conv_output_shape(x, w, None, stride, pad, dilation, dout=dout)
     n, c, hh, ww = x.shape[0], x.shape[1], w.shape[2], w.shape[3]
@@ -135,7 +157,11 @@ def _window(
 
 
 def conv2d_loops(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> np.ndarray:
     """Same as :func:`conv2d`, one output element at a time (slow; for cross-checks and small inputs)."""
@@ -154,7 +180,11 @@ def conv2d_loops(
 
 
 def conv2d_grads_loops(
-    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Same as :func:`conv2d_grads`: each output element sends ``dout * w`` back to its window of the padded
@@ -184,13 +214,18 @@ def conv2d_grads_loops(
 # ---------------------------------------------------------------- 1-D as 2-D with unit height
 def _as_2d(stride: IntOrTuple, pad: IntOrTuple, dilation: IntOrTuple) -> dict[str, tuple[int, int]]:
     """A 1-D conv's settings for the 2-D code: nothing happens along the unit height axis."""
-    (s,), (p,), (d,) = (as_tuple(v, 1, name) for v, name in ((stride, "stride"), (pad, "pad"),
-                                                              (dilation, "dilation")))
+    (s,), (p,), (d,) = (
+        as_tuple(v, 1, name) for v, name in ((stride, "stride"), (pad, "pad"), (dilation, "dilation"))
+    )
     return {"stride": (1, s), "pad": (0, p), "dilation": (1, d)}
 
 
 def conv1d(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> np.ndarray:
     """1-D cross-correlation of ``x (N, C, L)`` with ``w (F, C, K)`` plus ``b (F,)``: ``(N, F, L_out)``."""
@@ -199,10 +234,16 @@ def conv1d(
 
 
 def conv1d_grads(
-    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntOrTuple = 1, pad: IntOrTuple = 0,
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntOrTuple = 1,
+    pad: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dw, db)`` of ``sum(conv1d(x, w, b) * dout)``."""
     conv_output_shape(x, w, None, stride, pad, dilation, dout=dout, spatial_dims=1)
-    dx, dw, db = conv2d_grads(dout[:, :, None, :], x[:, :, None, :], w[:, :, None, :], **_as_2d(stride, pad, dilation))
+    dx, dw, db = conv2d_grads(
+        dout[:, :, None, :], x[:, :, None, :], w[:, :, None, :], **_as_2d(stride, pad, dilation)
+    )
     return dx[:, :, 0, :], dw[:, :, 0, :], db

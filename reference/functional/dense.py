@@ -15,7 +15,9 @@ __all__ = ["flatten_batch", "affine", "affine_grads"]
 def flatten_batch(x: np.ndarray) -> np.ndarray:
     """``x`` as a (N, D) matrix, one row per example (a view whenever NumPy can make one)."""
     if x.ndim < 1:
-        raise ValueError("an affine layer needs a batch: x must have at least one axis (N, ...), got a scalar")
+        raise ValueError(
+            "an affine layer needs a batch: x must have at least one axis (N, ...), got a scalar"
+        )
     return x.reshape(x.shape[0], -1)
 
 

@@ -94,9 +94,11 @@ def dropout(
     return x * mask, mask
 
 
-def dropout_grad(dout: np.ndarray, mask: np.ndarray | None, keep: float = 1.0, inverted: bool = True) -> np.ndarray:
-    """Gradient through dropout: ``dout * mask`` after a train-mode forward (``mask`` given); after a test-mode
-    forward (``mask`` None) ``dout`` itself (inverted) or ``dout * keep`` (not inverted)."""
+def dropout_grad(
+    dout: np.ndarray, mask: np.ndarray | None, keep: float = 1.0, inverted: bool = True
+) -> np.ndarray:
+    """Gradient through dropout: ``dout * mask`` after a train-mode forward (``mask`` given); after a
+    test-mode forward (``mask`` None) ``dout`` itself (inverted) or ``dout * keep`` (not inverted)."""
     dout = np.asarray(dout)
     if mask is None:
         return dout.copy() if inverted else dout * np.asarray(keep, dtype=dout.dtype)

@@ -2,9 +2,9 @@
 
 Everything that slides a kernel over an image needs the same three things, so they live here once:
 
-* :func:`window_output_shape` validates stride/pad/dilation against the (padded) input and returns the output
-  size with floor semantics, ``out = (size + 2 pad - dilation (k - 1) - 1) // stride + 1`` (rows or columns the
-  last window cannot reach are ignored, as in the book, cs231n and torch);
+* :func:`window_output_shape` validates stride/pad/dilation against the (padded) input and returns the
+  output size with floor semantics, ``out = (size + 2 pad - dilation (k - 1) - 1) // stride + 1`` (rows or
+  columns the last window cannot reach are ignored, as in the book, cs231n and torch);
 * :func:`windows` returns every window of a padded image as a strided *view* (no copy, no Python loop over
   positions), shaped ``(N, C, out_h, out_w, kh, kw)``, and :func:`add_windows` is its adjoint (the scatter-add
   every backward needs);
@@ -20,19 +20,28 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Union
+from typing import Any
 
 import numpy as np
 
-__all__ = ["IntOrTuple", "as_tuple", "window_output_shape", "pad_spatial", "windows", "add_windows", "im2col", "col2im"]
+__all__ = [
+    "IntOrTuple",
+    "as_tuple",
+    "window_output_shape",
+    "pad_spatial",
+    "windows",
+    "add_windows",
+    "im2col",
+    "col2im",
+]
 
 #: An int applied to every spatial axis, or one int per axis.
-IntOrTuple = Union[int, Sequence[int]]
+IntOrTuple = int | Sequence[int]
 
 
 def as_tuple(value: IntOrTuple, n: int, name: str) -> tuple[int, ...]:
     """``value`` as ``n`` Python ints (an int is repeated); ValueError for floats, bools or a wrong length."""
-    items = list(value) if isinstance(value, (tuple, list, np.ndarray)) else [value]
+    items: list[Any] = list(value) if isinstance(value, (tuple, list, np.ndarray)) else [value]
     if len(items) == 1:
         items = items * n
     if len(items) != n:
@@ -68,15 +77,17 @@ def window_output_shape(
     pads = as_tuple(pad, n, "pad")
     dilations = as_tuple(dilation, n, "dilation")
     if any(s < 1 for s in strides):
-        raise ValueError(f"stride must be >= 1, got {strides if n > 1 else strides[0]}")
+        raise ValueError(f"stride must be >= 1, got {stride!r}")
     if any(p < 0 for p in pads):
-        raise ValueError(f"pad must be >= 0, got {pads if n > 1 else pads[0]}")
+        raise ValueError(f"pad must be >= 0, got {pad!r}")
     if any(d < 1 for d in dilations):
-        raise ValueError(f"dilation must be >= 1, got {dilations if n > 1 else dilations[0]}")
+        raise ValueError(f"dilation must be >= 1, got {dilation!r}")
     if any(int(k) < 1 for k in kernel):
         raise ValueError(f"{what} size must be >= 1, got {tuple(int(k) for k in kernel)}")
     out = []
-    for axis, (size, k, s, p, d) in enumerate(zip(spatial_shape, kernel, strides, pads, dilations)):
+    for axis, (size, k, s, p, d) in enumerate(
+        zip(spatial_shape, kernel, strides, pads, dilations, strict=True)
+    ):
         extent = d * (int(k) - 1) + 1
         padded = int(size) + 2 * p
         if extent > padded:
@@ -139,7 +150,8 @@ def im2col(
     n, c, h, w = _image_shape(x.shape, "im2col input")
     out_h, out_w = window_output_shape((h, w), (filter_h, filter_w), stride, pad, dilation, what="filter")
     view = windows(pad_spatial(x, pad), (filter_h, filter_w), stride, dilation)
-    return view.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, c * int(filter_h) * int(filter_w))
+    col = view.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, c * int(filter_h) * int(filter_w))
+    return col if col.flags.owndata else col.copy()  # one window covering all of x reshapes to a view
 
 
 def add_windows(
@@ -152,7 +164,7 @@ def add_windows(
     """The adjoint of :func:`windows` on a padded input: add each window's values back where they came from.
 
     ``taps`` is shaped like ``windows``' result, ``(N, C, out_h, out_w, kh, kw)`` (any strides); values that
-    land in the padding are dropped and overlapping windows *sum*, so the result is an ``input_shape`` gradient.
+    land in the padding are dropped and overlapping windows *sum*, giving a gradient of ``input_shape``.
     One strided add per kernel tap ``(ky, kx)`` replaces a loop over output positions.
     """
     n, c, h, w = _image_shape(input_shape, "input_shape")
@@ -181,8 +193,8 @@ def col2im(
 ) -> np.ndarray:
     """The adjoint of :func:`im2col`: scatter each row back onto its window, *summing* where windows overlap.
 
-    ``<im2col(x), col> == <x, col2im(col)>`` for every ``x`` and ``col``; contributions that land in the padding
-    are dropped.
+    ``<im2col(x), col> == <x, col2im(col)>`` for every ``x`` and ``col``; contributions that land in the
+    padding are dropped.
     """
     n, c, h, w = _image_shape(input_shape, "col2im input_shape")
     fh, fw = int(filter_h), int(filter_w)

@@ -57,7 +57,9 @@ def check_labels(y: np.ndarray, n: int, classes: int) -> np.ndarray:
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
     if n and (y.min() < 0 or y.max() >= classes):
         bad = int(y[(y < 0) | (y >= classes)][0])
-        raise ValueError(f"label {bad} is out of range: labels must lie in [0, {classes}) for {classes} classes")
+        raise ValueError(
+            f"label {bad} is out of range: labels must lie in [0, {classes}) for {classes} classes"
+        )
     return y
 
 
@@ -120,6 +122,7 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray, eps: float = 1e-7) -> floa
         labels = check_labels(targets.reshape(-1), n, probs.shape[1]) if targets.size == n else None
         if labels is None:
             raise ValueError(
-                f"t must be one-hot with y's {probs.size} entries or hold {n} labels, got shape {targets.shape}"
+                f"t must be one-hot with y's {probs.size} entries or hold {n} labels, "
+                f"got shape {targets.shape}"
             )
     return -float(np.sum(np.log(probs[np.arange(n), labels] + eps))) / n

@@ -192,7 +192,9 @@ class LayerNormCache:
     gamma: np.ndarray
 
 
-def layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> tuple[np.ndarray, LayerNormCache]:
+def layernorm(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> tuple[np.ndarray, LayerNormCache]:
     """Layer norm of (N, D) ``x``: each example standardised over its D features, then gamma * xhat + beta."""
     x = _as_rows(x, "layer normalisation")
     gamma, beta = np.asarray(gamma), np.asarray(beta)

@@ -20,11 +20,21 @@ from reference.functional.im2col import (
     windows,
 )
 
-__all__ = ["pool_output_shape", "max_pool2d", "max_pool2d_grads", "max_pool2d_loops", "max_pool2d_grads_loops"]
+__all__ = [
+    "pool_output_shape",
+    "max_pool2d",
+    "max_pool2d_grads",
+    "max_pool2d_loops",
+    "max_pool2d_grads_loops",
+]
 
 
 def pool_output_shape(
-    x: np.ndarray, pool_h: int, pool_w: int, stride: IntOrTuple, pad: IntOrTuple = 0,
+    x: np.ndarray,
+    pool_h: int,
+    pool_w: int,
+    stride: IntOrTuple,
+    pad: IntOrTuple = 0,
     dout: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """Validate a max-pool's arguments and return its output's ``(out_h, out_w)``; ValueError otherwise.
@@ -39,7 +49,7 @@ def pool_output_shape(
         out_h, out_w = window_output_shape(x_shape[2:], (pool_h, pool_w), stride, pad, what="pool")
     except ValueError as exc:
         raise ValueError(f"x {x_shape}, pool {pool_h}x{pool_w}: {exc}") from None
-    for size, p, axis in zip((pool_h, pool_w), as_tuple(pad, 2, "pad"), ("height", "width")):
+    for size, p, axis in zip((pool_h, pool_w), as_tuple(pad, 2, "pad"), ("height", "width"), strict=True):
         if 2 * p > size:
             raise ValueError(
                 f"pad {p} is more than half the pool {axis} {size} (x {x_shape}): windows would hold mostly "
@@ -59,14 +69,16 @@ def _padded(x: np.ndarray, pad: IntOrTuple) -> np.ndarray:
 
 # ---------------------------------------------------------------- strided-view path
 def _taps(x: np.ndarray, pool_h: int, pool_w: int, stride: IntOrTuple, pad: IntOrTuple) -> list[np.ndarray]:
-    """For each pool offset ``(ky, kx)`` in row-major order, the ``(N, C, out_h, out_w)`` view of the element at
-    that offset in every window. A max over ``pool_h * pool_w`` such views is much faster than reducing the
+    """For each pool offset ``(ky, kx)`` in row-major order, the ``(N, C, out_h, out_w)`` view of the element
+    at that offset in every window. A max over ``pool_h * pool_w`` such views is much faster than reducing the
     tiny trailing axes of a windows view."""
     view = windows(_padded(x, pad), (pool_h, pool_w), stride)
     return [view[:, :, :, :, ky, kx] for ky in range(pool_h) for kx in range(pool_w)]
 
 
-def max_pool2d(x: np.ndarray, pool_h: int, pool_w: int, stride: IntOrTuple, pad: IntOrTuple = 0) -> np.ndarray:
+def max_pool2d(
+    x: np.ndarray, pool_h: int, pool_w: int, stride: IntOrTuple, pad: IntOrTuple = 0
+) -> np.ndarray:
     """Maximum of each ``pool_h x pool_w`` window of ``x (N, C, H, W)``: ``(N, C, out_h, out_w)``."""
     pool_output_shape(x, pool_h, pool_w, stride, pad)
     first, *rest = _taps(x, pool_h, pool_w, stride, pad)

@@ -86,7 +86,7 @@ def test_explicit_values() -> None:
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("in_chans", [1, 2, 3, 4, 7])
 def test_dtype_preserved_and_input_untouched(dtype: type, in_chans: int) -> None:
-    w = np.random.default_rng(5).standard_normal((4, 3, 3, 3)).astype(dtype)
+    w: np.ndarray = np.random.default_rng(5).standard_normal((4, 3, 3, 3)).astype(dtype)
     before = w.copy()
     adapted = adapt_input_conv(in_chans, w)
     assert adapted.dtype == np.dtype(dtype)

@@ -1,0 +1,72 @@
+"""Specs of "Deep Learning from Scratch" (the ``dlfs`` assignment): the book's ``common/`` code, its MNIST
+loader and chapter 5's ``TwoLayerNet``, under the book's own names.
+
+Module keys (the assignment maps them to files): ``functions`` (common/functions.py), ``layers``
+(common/layers.py), ``util`` (common/util.py), ``gradient`` (common/gradient.py), ``mnist``
+(dataset/mnist.py), ``two_layer_net`` (ch05/two_layer_net.py).
+
+The classes are graded the way the book uses them: construct, ``forward``, ``backward``, then read the
+gradient attributes (``dW``, ``db``, ``dgamma``, ``dbeta``). Each of out, dx and every gradient attribute is
+its own check, for partial credit.
+
+The book's conventions, and where a case stays inside what the book lets its code assume:
+
+* ``cross_entropy_error`` adds 1e-7 inside the log (a zero probability for the true class gives 16.12, not
+  inf); a 1-D ``y`` is a batch of one; ``t`` is one-hot or labels (told apart by size, as the book does).
+* ``softmax`` takes 1-D or 2-D scores and must survive logits of 1e3 (the book's motivating example).
+* ``SoftmaxWithLoss.backward(1)`` returns ``(y - t) / N``; it is called with ``dout = 1`` only, as the book's
+  networks do (the book ignores its argument). The loss tolerates the book's 1e-7 or none (cases keep every
+  true-class probability above 0.5%), so a log-softmax written differently passes too.
+* ``Relu.backward`` zeroes ``dout`` in place in the book: ``dout`` is read-only, so that is a warning, and the
+  book's code keeps full marks.
+* ``Dropout``: ``dropout_ratio`` is the DROP probability, not inverted (test mode scales by 1 - ratio). The
+  mask is graded by rules (keep rate, kept units unchanged, backward through the same mask), not equality.
+* ``BatchNormalization``: eps 1e-6 (the book's ``10e-7``), momentum 0.9, biased running variance, running
+  statistics created lazily at the first forward, a 4-D input flattened per activation (N, C*H*W); several
+  train-mode calls, then one test-mode call.
+* ``Convolution``: floor (int truncation) on sizes that do not divide; pad 0-2, stride 1-3, non-square
+  kernels.
+* ``Pooling``: pad = 0 only -- the book's own ``Pooling`` ignores pad in its output size, and a student must
+  never lose points for the book's assumption; overlapping windows, non-square pools, tie-free inputs.
+* ``im2col``/``col2im``: rows (n, oy, ox), columns (c, ky, kx); col2im sums overlapping windows.
+* ``numerical_gradient(f, x)``: ``f`` is a smooth function staged beside the worker (``nngrade_support``),
+  whose exact gradient the grader knows; x is 1-D, 2-D or 4-D (the book's nditer version handles any shape).
+  Central differences with h = 1e-4 pass, a one-sided difference fails, and x must be left as it was.
+* ``TwoLayerNet``: tiny sizes; the parameters are written into ``net.params`` in place (the book's layers hold
+  the same arrays), then predict / loss / accuracy / gradient / numerical_gradient with one-hot ``t``.
+* ``load_mnist``: the real MNIST files are staged beside the student's loader; the first and last 64 images
+  and labels of each split and all shapes are compared, for a few option combinations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from graders.specs.base import Spec
+from graders.specs.dlfs.convolution import convolution_spec, pooling_spec
+from graders.specs.dlfs.functions import cross_entropy_spec, sigmoid_spec, softmax_spec
+from graders.specs.dlfs.gradient import numerical_gradient_spec
+from graders.specs.dlfs.layers import affine_spec, relu_spec, sigmoid_layer_spec, softmax_with_loss_spec
+from graders.specs.dlfs.mnist import load_mnist_spec
+from graders.specs.dlfs.network import two_layer_net_spec
+from graders.specs.dlfs.regularization import batchnorm_spec, dropout_spec
+from graders.specs.dlfs.util import col2im_spec, im2col_spec
+
+FACTORIES: dict[str, Callable[..., Spec]] = {
+    "sigmoid": sigmoid_spec,
+    "softmax": softmax_spec,
+    "cross_entropy_error": cross_entropy_spec,
+    "numerical_gradient": numerical_gradient_spec,
+    "im2col": im2col_spec,
+    "col2im": col2im_spec,
+    "Relu": relu_spec,
+    "Sigmoid": sigmoid_layer_spec,
+    "Affine": affine_spec,
+    "SoftmaxWithLoss": softmax_with_loss_spec,
+    "Dropout": dropout_spec,
+    "BatchNormalization": batchnorm_spec,
+    "Convolution": convolution_spec,
+    "Pooling": pooling_spec,
+    "TwoLayerNet": two_layer_net_spec,
+    "load_mnist": load_mnist_spec,
+}

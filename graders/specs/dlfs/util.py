@@ -1,0 +1,259 @@
+"""Specs of the book's ``common/util.py``: ``im2col`` and ``col2im``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from graders.checks import as_numeric
+from graders.specs import strategies as S
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, Spec
+from graders.specs.conv import (
+    input_size,
+)
+from graders.specs.dlfs.common import out_size
+from graders.specs.program import (
+    Input,
+    Program,
+    Result,
+    call,
+)
+from graders.specs.torchutil import torch_one_thread
+from graders.specs.variants import failed_on, matches_variant
+from reference import dlfs as D
+
+
+@st.composite
+def window_geometry(draw: st.DrawFn, max_size: int = 9) -> Case:
+    """N, C, H, W, a filter (non-square allowed), stride 1-3, pad 0-2; sizes need not divide (floor)."""
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    fh, fw = draw(S.dims(1, 4)), draw(S.dims(1, 4))
+    h = draw(input_size(fh, stride, pad, max_size, divisible=False))
+    w = draw(input_size(fw, stride, pad, max_size, divisible=False))
+    return {
+        "shape": (draw(S.dims(1, 2)), draw(S.dims(1, 3)), h, w),
+        "filter_h": fh,
+        "filter_w": fw,
+        "stride": stride,
+        "pad": pad,
+    }
+
+
+def _col_shape(case: Case, shape: tuple[int, ...]) -> tuple[int, int]:
+    n, c, h, w = shape
+    oh = out_size(h, case["filter_h"], case["stride"], case["pad"])
+    ow = out_size(w, case["filter_w"], case["stride"], case["pad"])
+    return n * oh * ow, c * case["filter_h"] * case["filter_w"]
+
+
+GEOMETRY = ("filter_h", "filter_w", "stride", "pad")
+
+
+@st.composite
+def im2col_cases(draw: st.DrawFn) -> Case:
+    geometry = draw(window_geometry())
+    shape = geometry.pop("shape")
+    return {"x": draw(S.seeded_arrays(shape)), **geometry}
+
+
+@st.composite
+def col2im_cases(draw: st.DrawFn) -> Case:
+    geometry = draw(window_geometry())
+    shape = geometry.pop("shape")
+    return {
+        "col": draw(S.seeded_arrays(_col_shape(geometry, shape))),
+        "input_shape": tuple(shape),
+        **geometry,
+    }
+
+
+def im2col_fixed() -> list[Case]:
+    """The book's ch. 7 shapes (x (1, 3, 7, 7) and (10, 3, 7, 7), 5x5 filter), and stride 2 with pad 1."""
+    rng = np.random.RandomState(231)
+    geometry = {"filter_h": 5, "filter_w": 5, "stride": 1, "pad": 0}
+    return [
+        {"x": rng.rand(1, 3, 7, 7), **geometry},
+        {"x": rng.rand(10, 3, 7, 7), **geometry},
+        {"x": rng.randn(2, 2, 6, 5), "filter_h": 3, "filter_w": 2, "stride": 2, "pad": 1},
+    ]
+
+
+def col2im_fixed() -> list[Case]:
+    rng = np.random.RandomState(231)
+    return [
+        {
+            "col": rng.randn(9, 75),
+            "input_shape": (1, 3, 7, 7),
+            "filter_h": 5,
+            "filter_w": 5,
+            "stride": 1,
+            "pad": 0,
+        },
+        {
+            "col": rng.randn(18, 12),
+            "input_shape": (2, 2, 6, 5),
+            "filter_h": 3,
+            "filter_w": 2,
+            "stride": 2,
+            "pad": 1,
+        },
+    ]
+
+
+def util_program(name: str, first: tuple[str, ...]) -> Callable[[Case], Program]:
+    """``util.name(*first, filter_h, filter_w, stride, pad)`` with the book's positional order."""
+
+    def program(case: Case) -> Program:
+        args = (*(Input(a) for a in first), *(Input(g) for g in GEOMETRY))
+        return Program(steps=(call("result", "util", name, *args),), outputs={"out": Result("result")})
+
+    return program
+
+
+def _geometry(case: Case) -> tuple[int, int, int, int]:
+    return case["filter_h"], case["filter_w"], case["stride"], case["pad"]
+
+
+def torch_im2col(case: Case) -> dict[str, Any]:
+    """torch's unfold gives (N, C*fh*fw, L) with columns (c, ky, kx) and L ordered (oy, ox): the book's layout
+    once transposed."""
+    torch = torch_one_thread()
+    import torch.nn.functional as F
+
+    fh, fw, stride, pad = _geometry(case)
+    blocks = F.unfold(torch.tensor(case["x"]), (fh, fw), padding=pad, stride=stride)
+    return {"out": blocks.transpose(1, 2).reshape(-1, blocks.shape[1]).numpy()}
+
+
+def torch_col2im(case: Case) -> dict[str, Any]:
+    """torch's fold is unfold's adjoint: it sums overlapping windows, as col2im must."""
+    torch = torch_one_thread()
+    import torch.nn.functional as F
+
+    fh, fw, stride, pad = _geometry(case)
+    n, c, h, w = case["input_shape"]
+    col = torch.tensor(case["col"]).reshape(n, -1, c * fh * fw).transpose(1, 2)
+    return {"out": F.fold(col, (h, w), (fh, fw), padding=pad, stride=stride).numpy()}
+
+
+def _columns_ky_kx_c(case: Case) -> dict[str, Any] | None:
+    """im2col with columns ordered (ky, kx, c) instead of the book's (c, ky, kx)."""
+    x = case["x"]
+    if x.shape[1] == 1:
+        return None
+    col = D.im2col(x, *_geometry(case))
+    fh, fw = case["filter_h"], case["filter_w"]
+    return {
+        "out": col.reshape(col.shape[0], x.shape[1], fh, fw).transpose(0, 2, 3, 1).reshape(col.shape[0], -1)
+    }
+
+
+def _rows_per_channel(case: Case) -> dict[str, Any] | None:
+    """A (N*C*oh*ow, fh*fw) layout: each channel's window on its own row (Pooling's reshape, one step
+    early)."""
+    x = case["x"]
+    if x.shape[1] == 1:
+        return None
+    col = D.im2col(x, *_geometry(case))
+    fh, fw = case["filter_h"], case["filter_w"]
+    return {"out": col.reshape(-1, fh * fw)}
+
+
+IM2COL_COLUMN_ORDER = Diagnosis(
+    "im2col column order",
+    "The columns are ordered (ky, kx, c): the book lays each window out channel first, (c, ky, kx), so that "
+    "W.reshape(FN, -1) lines up with it (rows are (n, oy, ox)).",
+    lambda runs: matches_variant(runs, _columns_ky_kx_c, ("out",)),
+)
+IM2COL_CHANNEL_ROWS = Diagnosis(
+    "im2col channels on separate rows",
+    "Each channel's window is on its own row: im2col returns one row per window of ALL channels, shape "
+    "(N*out_h*out_w, C*filter_h*filter_w).",
+    lambda runs: matches_variant(runs, _rows_per_channel, ("out",)),
+)
+
+
+def _coverage(case: Case) -> np.ndarray:
+    """How many windows cover each input position (col2im of all ones)."""
+    fh, fw, stride, pad = _geometry(case)
+    n, c, h, w = case["input_shape"]
+    return np.asarray(D.col2im(np.ones(_col_shape(case, (n, c, h, w))), (n, c, h, w), fh, fw, stride, pad))
+
+
+def _wrong_only_where_windows_overlap(runs: Sequence[CaseRun]) -> bool:
+    evidence = False
+    for run in runs:
+        if not failed_on(run, ("out",)):
+            if run.error is not None:
+                return False
+            continue
+        got = as_numeric(run.actual.get("out"))
+        want = np.asarray(run.expected["out"])
+        if got is None or got.shape != want.shape:
+            return False
+        wrong = ~np.isclose(got, want, rtol=1e-7, atol=1e-9)
+        if wrong[_coverage(run.case) < 2].any():
+            return False
+        evidence = True
+    return evidence
+
+
+COL2IM_OVERWRITES = Diagnosis(
+    "col2im overwrites overlaps",
+    "col2im is wrong only where windows overlap (stride < filter size): add each window back with += so that "
+    "overlapping contributions sum (col2im must be the adjoint of im2col for the backward pass).",
+    _wrong_only_where_windows_overlap,
+)
+
+
+def im2col_spec() -> Spec:
+    return Spec(
+        name="im2col",
+        module="util",
+        api="function",
+        cases=im2col_cases,
+        fixed_cases=im2col_fixed,
+        program=util_program("im2col", ("x",)),
+        expected=lambda case: {"out": D.im2col(case["x"], *_geometry(case))},
+        torch_expected=torch_im2col,
+        checks=(
+            Check(
+                "out",
+                atol=0.0,
+                rtol=0.0,
+                description="(N*out_h*out_w, C*fh*fw): rows (n, oy, ox), columns (c, ky, kx), zero padding, "
+                "floor",
+            ),
+        ),
+        diagnoses=(IM2COL_COLUMN_ORDER, IM2COL_CHANNEL_ROWS),
+        convention="book: rows (n, oy, ox), columns (c, ky, kx); out = (H + 2 pad - fh) // stride + 1",
+        read_only=("x",),
+    )
+
+
+def col2im_spec() -> Spec:
+    return Spec(
+        name="col2im",
+        module="util",
+        api="function",
+        cases=col2im_cases,
+        fixed_cases=col2im_fixed,
+        program=util_program("col2im", ("col", "input_shape")),
+        expected=lambda case: {"out": D.col2im(case["col"], case["input_shape"], *_geometry(case))},
+        torch_expected=torch_col2im,
+        checks=(
+            Check(
+                "out",
+                atol=1e-12,
+                rtol=1e-10,
+                description="(N, C, H, W): each row added back onto its window, overlaps summed, padding "
+                "dropped",
+            ),
+        ),
+        diagnoses=(COL2IM_OVERWRITES,),
+        convention="book: the adjoint of im2col (sums where windows overlap)",
+        read_only=("col",),
+    )

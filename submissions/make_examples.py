@@ -1,0 +1,239 @@
+"""Rebuild the derived example submissions from the two hand-written correct ones.
+
+Why: each buggy example must be a complete, standalone submission in which exactly ONE function family is
+wrong and everything else is the correct code of ``cs231n-correct-loops``. Writing the bug as a patch (an
+exact snippet and its replacement) keeps that true when the correct example changes, and keeps the bug
+small and visible in one place. The derived folders are committed too, so a reader (or the grader) sees
+ordinary student files; ``--check`` fails when they are stale.
+
+    python submissions/make_examples.py            # rewrite the derived submissions
+    python submissions/make_examples.py --check    # exit 1 if any committed copy differs
+
+Derived examples:
+  * ``bug-*`` and ``seed-conv-backward``: copies of ``cs231n-correct-loops/submission`` with one patch;
+  * ``zip-submission``: ``cs231n-correct-vectorised/submission`` zipped under a nested top folder (fixed
+    timestamps and order, so the archive is byte-for-byte reproducible), plus macOS resource-fork junk
+    that the grader must ignore.
+
+Only ``submission/`` (or ``submission.zip``) is generated; each example's ``expected.toml`` is written by
+hand, because it is the claim the fixture makes about the grader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+LOOPS = "cs231n-correct-loops"
+VECTORISED = "cs231n-correct-vectorised"
+LAYERS = "assignment2/cs231n/layers.py"
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Replace ``old`` (which must occur exactly once in ``path``) by ``new``."""
+
+    path: str
+    old: str
+    new: str
+
+
+# The conv_backward_naive of /work/shared/seeds/000_ad09a38b68ced428.txt (a question-and-answer page quoting
+# a student's cs231n code), re-indented from the page's flattened text and otherwise used as it is.
+SEED_CONV_BACKWARD = """def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    # 边界补0
+    pad = conv_param['pad']
+    # 步长
+    stride = conv_param['stride']
+    F, C, HH, WW = w.shape
+    N, C, H, W = x.shape
+    H_new = 1 + (H + 2 * pad - HH) // stride
+    W_new = 1 + (W + 2 * pad - WW) // stride
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(w)
+    db = np.zeros_like(b)
+    s = stride
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), 'constant')
+    dx_padded = np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad)), 'constant')
+    # 图片个数
+    for i in range(N):  # ith image
+        # 卷积核滤波个数
+        for f in range(F):  # fth filter
+            for j in range(H_new):
+                for k in range(W_new):
+                    # 3*7*7
+                    window = x_padded[i, :, j * s:HH + j * s, k * s:WW + k * s]
+                    db[f] += dout[i, f, j, k]
+                    # 3*7*7
+                    dw[f] += window * dout[i, f, j, k]
+                    # 3*7*7 => 2*3*38*38
+                    dx_padded[i, :, j * s:HH + j * s, k * s:WW + k * s] += w[f] * dout[i, f, j, k]
+    # Unpad
+    dx = dx_padded[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+"""
+
+
+def _loops_function(name: str) -> str:
+    """The text of one top-level function of the loops example's layers.py (up to its last line)."""
+    text = (EXAMPLES / LOOPS / "submission" / LAYERS).read_text()
+    start = text.index(f"\ndef {name}(") + 1
+    end = text.find("\n\n\n", start)
+    return text[start : end + 1 if end >= 0 else len(text)]
+
+
+BUGS: dict[str, list[Patch]] = {
+    "bug-conv-pad-slicing": [
+        Patch(
+            LAYERS,
+            "    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]\n",
+            "    dx = dx_pad[:, :, pad:-pad, pad:-pad]\n",
+        ),
+    ],
+    "bug-pool-overwrite": [
+        Patch(LAYERS, "                    # += because windows can overlap when stride < pool size\n", ""),
+        Patch(LAYERS, "] += is_max * share\n", "] = is_max * share\n"),
+    ],
+    "bug-bn-momentum": [
+        Patch(
+            LAYERS,
+            "        running_mean = momentum * running_mean + (1 - momentum) * mu\n"
+            "        running_var = momentum * running_var + (1 - momentum) * var\n",
+            "        # momentum = how much of the new batch statistics we take\n"
+            "        running_mean = (1 - momentum) * running_mean + momentum * mu\n"
+            "        running_var = (1 - momentum) * running_var + momentum * var\n",
+        ),
+    ],
+    "bug-softmax-overflow": [
+        Patch(
+            LAYERS,
+            "    # subtract the max of each row first, otherwise exp blows up for big scores\n"
+            "    shifted = x - np.max(x, axis=1, keepdims=True)\n"
+            "    exp_scores = np.exp(shifted)\n"
+            "    sums = np.sum(exp_scores, axis=1, keepdims=True)\n"
+            "    probs = exp_scores / sums\n"
+            "    log_probs = shifted - np.log(sums)\n",
+            "    exp_scores = np.exp(x)\n"
+            "    sums = np.sum(exp_scores, axis=1, keepdims=True)\n"
+            "    probs = exp_scores / sums\n"
+            "    log_probs = np.log(probs)\n",
+        ),
+    ],
+    "bug-dropout-not-inverted": [
+        Patch(
+            LAYERS,
+            "        # each unit survives with probability p, and survivors are scaled up by 1/p\n"
+            "        mask = np.random.binomial(1, p, size=x.shape) / p\n",
+            "        # each unit survives with probability p\n"
+            "        mask = np.random.binomial(1, p, size=x.shape)\n",
+        ),
+    ],
+    "bug-conv-flipped-kernel": [
+        Patch(
+            LAYERS,
+            "                        total += np.sum(window * w[f, c])\n",
+            "                        # convolution = flip the kernel, then slide it (signals class)\n"
+            "                        total += np.sum(window * w[f, c, ::-1, ::-1])\n",
+        ),
+    ],
+    "bug-affine-sum-mean": [
+        Patch(LAYERS, "    db = np.sum(dout, axis=0)   # (M,)\n", "    db = np.mean(dout, axis=0)  # (M,)\n"),
+    ],
+}
+
+
+def seed_patches() -> list[Patch]:
+    return [Patch(LAYERS, _loops_function("conv_backward_naive"), SEED_CONV_BACKWARD)]
+
+
+def _apply(files: dict[str, bytes], patches: list[Patch], name: str) -> dict[str, bytes]:
+    files = dict(files)
+    for patch in patches:
+        text = files[patch.path].decode()
+        count = text.count(patch.old)
+        if count != 1:
+            raise SystemExit(f"{name}: a patch for {patch.path} matches {count} times:\n{patch.old}")
+        files[patch.path] = text.replace(patch.old, patch.new).encode()
+    return files
+
+
+def _read_tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _zip_bytes(files: dict[str, bytes], top: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        entries = {f"{top}/{path}": data for path, data in files.items()}
+        # what the Finder adds when a Mac user compresses a folder: AppleDouble files the grader must skip
+        apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X"
+        entries[f"__MACOSX/{top}/assignment2/cs231n/._layers.py"] = apple_double
+        for path in sorted(entries):
+            info = zipfile.ZipInfo(path, date_time=(2024, 4, 20, 23, 58, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, entries[path])
+    return buffer.getvalue()
+
+
+def derived() -> dict[Path, dict[str, bytes] | bytes]:
+    """Every generated output: a folder (relative path -> bytes) or a single file's bytes."""
+    loops = _read_tree(EXAMPLES / LOOPS / "submission")
+    outputs: dict[Path, dict[str, bytes] | bytes] = {}
+    for name, patches in BUGS.items():
+        outputs[EXAMPLES / name / "submission"] = _apply(loops, patches, name)
+    seed = "seed-conv-backward"
+    outputs[EXAMPLES / seed / "submission"] = _apply(loops, seed_patches(), seed)
+    vectorised = _read_tree(EXAMPLES / VECTORISED / "submission")
+    outputs[EXAMPLES / "zip-submission" / "submission.zip"] = _zip_bytes(vectorised, "hw2_jsmith_final")
+    return outputs
+
+
+def _stale(target: Path, content: dict[str, bytes] | bytes) -> bool:
+    if isinstance(content, bytes):
+        return not target.is_file() or target.read_bytes() != content
+    return not target.is_dir() or _read_tree(target) != content
+
+
+def _write(target: Path, content: dict[str, bytes] | bytes) -> None:
+    if isinstance(content, bytes):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return
+    for old in sorted(target.rglob("*"), reverse=True) if target.exists() else []:
+        if old.is_file() and old.relative_to(target).as_posix() not in content:
+            old.unlink()
+    for path, data in content.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_bytes(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale derived examples")
+    args = parser.parse_args(argv)
+    stale = []
+    for target, content in derived().items():
+        if _stale(target, content):
+            stale.append(target.relative_to(EXAMPLES.parent).as_posix())
+            if not args.check:
+                _write(target, content)
+    if args.check and stale:
+        print("stale derived examples (run python submissions/make_examples.py):", *stale, sep="\n  ")
+        return 1
+    print(("rewrote: " + ", ".join(stale)) if stale and not args.check else "derived examples are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The sandbox: a hang, a crash or a forbidden import costs one function; no worker outlives grading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.graders.conftest import (
+    CORRECT_VECTORISED,
+    GradeFn,
+    by_name,
+    full_marks,
+    with_override,
+    worker_pids,
+    write_tree,
+)
+
+OTHERS = ("affine_forward", "relu_forward", "relu_backward")
+
+
+def layers(tmp_path: Path, source: str) -> Path:
+    return write_tree(tmp_path / "sub", {"cs231n/layers.py": source})
+
+
+class WorkerWatch:
+    """A progress callback that records which workers of this test are alive as each function starts."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.alive_at: dict[str, list[int]] = {}
+
+    def __call__(self, function: str) -> None:
+        self.alive_at[function] = worker_pids(self.marker)
+
+
+HANG = """
+def affine_backward(dout, cache):
+    while True:
+        pass
+"""
+
+HANG_WITH_A_CHILD = """
+import os
+
+def affine_backward(dout, cache):
+    if os.fork() == 0:
+        while True:
+            pass
+    while True:
+        pass
+"""
+
+
+@pytest.mark.parametrize("override", [HANG, HANG_WITH_A_CHILD], ids=["loop", "loop-and-forked-child"])
+def test_infinite_loop_times_out_and_leaves_no_worker_behind(tmp_path: Path, grade_submission: GradeFn,
+                                                             private_tmp: Path, leftover_killer: list[int],
+                                                             override: str) -> None:
+    watch = WorkerWatch(str(private_tmp))
+    root = layers(tmp_path, with_override(CORRECT_VECTORISED, override))
+    report = grade_submission(root, call_timeout_s=2.0, progress=watch)
+    leftover_killer.extend(worker_pids(str(private_tmp)))
+    functions = by_name(report)
+    hung = functions["affine_backward"]
+    assert hung["status"] == "timeout"
+    assert hung["score"] == 0.0
+    assert "did not return within 2 s" in hung["checks"][0]["message"]
+    for name in OTHERS:
+        assert full_marks(functions[name]), name
+    assert report["sandbox"]["worker_starts"] == 2
+    # The watch saw the first worker while grading affine_backward began (so the scan can see workers at all),
+    # none right after the timeout, and the replacement worker afterwards.
+    assert len(watch.alive_at["affine_backward"]) == 1
+    assert watch.alive_at["relu_forward"] == []
+    assert len(watch.alive_at["relu_backward"]) == 1
+    assert leftover_killer == [], "worker processes still running after grading"
+
+
+def test_child_that_leaves_the_process_group_is_still_cleaned_up(tmp_path: Path, grade_submission: GradeFn,
+                                                                  private_tmp: Path,
+                                                                  leftover_killer: list[int]) -> None:
+    source = with_override(CORRECT_VECTORISED, """
+        import os
+        import time
+
+        def affine_backward(dout, cache):
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(600)
+                os._exit(0)
+            while True:
+                pass
+    """)
+    report = grade_submission(layers(tmp_path, source), call_timeout_s=2.0)
+    leftover_killer.extend(worker_pids(str(private_tmp)))
+    assert by_name(report)["affine_backward"]["status"] == "timeout"
+    assert leftover_killer == [], "worker processes still running after grading"
+
+
+EXIT_IN_BACKWARD = """
+import os
+
+def affine_backward(dout, cache):
+    print("about to leave")
+    os._exit(3)
+"""
+
+
+def test_exit_inside_a_call_is_a_crash_of_that_function_only(tmp_path: Path, grade_submission: GradeFn,
+                                                             private_tmp: Path) -> None:
+    report = grade_submission(layers(tmp_path, with_override(CORRECT_VECTORISED, EXIT_IN_BACKWARD)))
+    functions = by_name(report)
+    crashed = functions["affine_backward"]
+    assert crashed["status"] == "crashed"
+    assert crashed["score"] == 0.0
+    assert crashed["checks"][0]["message"].startswith("the worker process died on x (2, 4, 5, 6)")
+    for name in OTHERS:
+        assert full_marks(functions[name]), name
+    assert report["sandbox"]["worker_starts"] == 2
+    assert worker_pids(str(private_tmp)) == []
+
+
+def test_output_printed_before_a_crash_is_shown(tmp_path: Path, grade_submission: GradeFn) -> None:
+    report = grade_submission(layers(tmp_path, with_override(CORRECT_VECTORISED, EXIT_IN_BACKWARD)))
+    assert "about to leave" in by_name(report)["affine_backward"]["checks"][0]["message"]
+
+
+# ------------------------------------------------------------------ forbidden imports
+def test_module_level_torch_import_is_forbidden_statically(tmp_path: Path, grade_submission: GradeFn) -> None:
+    source = "import torch\n" + CORRECT_VECTORISED
+    report = grade_submission(layers(tmp_path, source))
+    assert report["score"] == 0.0
+    for entry in report["functions"]:
+        assert entry["status"] == "forbidden", entry["name"]
+        assert "torch" in entry["checks"][0]["message"]
+        assert entry["checks"][0]["cases"] == 0, "static detection must not run the student's code"
+
+
+def test_torch_import_hidden_in_a_function_is_forbidden_at_run_time(tmp_path: Path,
+                                                                   grade_submission: GradeFn) -> None:
+    # The import is built at run time (no static trace) and its failure is swallowed: still forbidden.
+    source = with_override(CORRECT_VECTORISED, """
+        import importlib
+
+        def affine_backward(dout, cache):
+            try:
+                importlib.import_module("to" + "rch")
+            except ImportError:
+                pass
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """)
+    functions = by_name(grade_submission(layers(tmp_path, source)))
+    entry = functions["affine_backward"]
+    assert entry["status"] == "forbidden"
+    assert entry["score"] == 0.0
+    assert "torch" in entry["checks"][0]["message"]
+    for name in OTHERS:
+        assert full_marks(functions[name]), name
+
+
+def test_torch_import_hidden_at_module_level_is_forbidden(tmp_path: Path, grade_submission: GradeFn) -> None:
+    source = "import importlib\nnn = importlib.import_module('to' + 'rch.nn')\n" + CORRECT_VECTORISED
+    report = grade_submission(layers(tmp_path, source))
+    assert {f["status"] for f in report["functions"]} == {"forbidden"}
+
+
+@pytest.mark.parametrize("package", ["reference", "graders"])
+def test_worker_cannot_import_the_reference_or_the_grader(tmp_path: Path, grade_submission: GradeFn,
+                                                          package: str) -> None:
+    source = with_override(CORRECT_VECTORISED, f"""
+        import importlib
+
+        def affine_forward(x, w, b):
+            helper = importlib.import_module("{package}")
+            return helper, None
+    """)
+    functions = by_name(grade_submission(layers(tmp_path, source)))
+    entry = functions["affine_forward"]
+    assert entry["status"] == "error"
+    assert f"No module named '{package}'" in entry["checks"][0]["message"]
+    for name in ("relu_forward", "relu_backward"):
+        assert full_marks(functions[name]), name

@@ -1,0 +1,143 @@
+"""Decoding the worker's replies: untrusted bytes become numeric arrays or a WireError.
+
+Never a huge allocation: the header's claimed size is checked against the limit and the bytes actually sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.lib import format as npy_format
+
+from graders.sandbox.wire import Opaque, WireError, decode_npy, decode_reply_value, encode_array, encode_value
+from graders.sandbox.worker_main import Encoder
+
+LIMIT = 64 << 20
+
+
+def npy(descr: Any, shape: tuple[int, ...], payload: bytes = b"", fortran: bool = False) -> bytes:
+    """A .npy blob with a hand-written header (what a hostile worker could send), followed by ``payload``."""
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": fortran, "shape": shape})
+    return buffer.getvalue() + payload
+
+
+def peak_bytes(action: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(WireError):
+            action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("blob", "words"), [
+    (npy("|O", (3,), b"\x80\x04N." * 3), "not a plain numeric dtype"),
+    (encode_array(np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")])), "not a plain numeric dtype"),
+    (encode_array(np.array(["ab", "cd"])), "not a plain numeric dtype"),
+    (npy("<f8", (2**57,)), "exceeds the reply limit"),
+    (npy("<f8", (2**30, 2**30, 2**30)), "exceeds the reply limit"),
+    (npy("<f8", (1000, 1000), b"\0" * 16), "claims 8000000 bytes but 16 were sent"),
+    (npy("<f8", (2,), b"\0" * 17), "claims 16 bytes but 17 were sent"),
+    (b"\x93NUMPY\x01\x00" + b"\xff\xff" + b"{" * 100, "malformed .npy header"),
+    (b"PK\x03\x04 not an npy at all", "malformed .npy header"),
+    (b"", "malformed .npy header"),
+], ids=["object", "structured", "unicode", "2**60-bytes", "product-overflow", "short-blob",
+        "long-blob", "bad-header", "bad-magic", "empty"])
+def test_hostile_blobs_raise_wire_error(blob: bytes, words: str) -> None:
+    with pytest.raises(WireError, match=words.replace("*", r"\*")):
+        decode_npy(blob, LIMIT)
+
+
+@pytest.mark.parametrize("shape", [(2**57,), (1 << 20, 1 << 20)])
+def test_a_huge_header_allocates_nothing_even_under_a_huge_limit(shape: tuple[int, ...]) -> None:
+    blob = npy("<f8", shape, b"\0" * 64)
+    with pytest.raises(WireError, match="bytes but 64 were sent"):
+        decode_npy(blob, 2**63)
+    assert peak_bytes(lambda: decode_npy(blob, 2**63)) < 1 << 20
+
+
+def test_a_short_blob_allocates_nothing() -> None:
+    blob = npy("<f8", (4096, 1024), b"\0" * 32)  # claims 32 MiB, sends 32 bytes
+    assert peak_bytes(lambda: decode_npy(blob, LIMIT)) < 1 << 20
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.float64).reshape(3, 4) / 7,
+    np.arange(24, dtype=np.float32).reshape(2, 3, 4),
+    np.array([[1, -2], [3, 4]], dtype=np.int32),
+    np.array([True, False, True]),
+    np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    np.arange(20.0).reshape(4, 5)[::2, 1::2],
+    pytest.param(np.array(3.5)),
+    np.zeros((0, 3)),
+    np.array([np.nan, np.inf, -np.inf, -0.0]),
+], ids=["float64", "float32-3d", "int32", "bool", "fortran", "strided", "0-d", "empty", "non-finite"])
+def test_valid_arrays_round_trip(array: np.ndarray) -> None:
+    decoded = decode_npy(encode_array(array), LIMIT)
+    assert decoded.dtype == array.dtype and decoded.shape == array.shape
+    np.testing.assert_array_equal(decoded, array)
+
+
+def test_a_fortran_order_header_from_the_worker_is_honoured() -> None:
+    array = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    buffer = io.BytesIO()
+    npy_format.write_array(buffer, array, allow_pickle=False)  # keeps Fortran order on the wire
+    assert b"'fortran_order': True" in buffer.getvalue()
+    np.testing.assert_array_equal(decode_npy(buffer.getvalue(), LIMIT), array)
+
+
+def test_nested_reply_values_round_trip() -> None:
+    blobs: list[bytes] = []
+    value = {"out": np.arange(6.0).reshape(2, 3), "pair": (np.array([1, 2]), 0.5, [np.zeros(1), "s", None]),
+             "flags": {"ok": True, "n": 3}, "loss": float("nan")}
+    decoded = decode_reply_value(encode_value(value, blobs), blobs, LIMIT)
+    assert set(decoded) == set(value)
+    np.testing.assert_array_equal(decoded["out"], value["out"])
+    assert isinstance(decoded["pair"], tuple) and decoded["pair"][1] == 0.5
+    np.testing.assert_array_equal(decoded["pair"][0], [1, 2])
+    assert decoded["pair"][2][1:] == ["s", None]
+    assert decoded["flags"] == {"ok": True, "n": 3}
+    assert np.isnan(decoded["loss"])
+
+
+def test_placeholders_are_shown_never_used() -> None:
+    decoded = decode_reply_value({"__obj__": "Net" * 100, "repr": "x" * 10_000}, [], LIMIT)
+    assert isinstance(decoded, Opaque)
+    assert len(decoded.type_name) <= 100 and len(decoded.text) <= 200
+
+
+@pytest.mark.parametrize(("node", "blobs", "words"), [
+    ({"__nd__": 1}, [encode_array(np.zeros(1))], "out of range"),
+    ({"__nd__": -1}, [encode_array(np.zeros(1))], "out of range"),
+    ({"__nd__": "0"}, [encode_array(np.zeros(1))], "out of range"),
+    ({"__float__": "1e308"}, [], "bad float"),
+    ({"__pickle__": "gASVAAAAAAAAAAA="}, [], "unexpected value"),
+    ({"__nd__": 0}, [npy("|O", (1,), b"x")], "not a plain numeric dtype"),
+], ids=["index-past-end", "negative-index", "string-index", "bad-float", "unknown-node", "object-inside"])
+def test_malformed_reply_values_raise_wire_error(node: Any, blobs: list[bytes], words: str) -> None:
+    with pytest.raises(WireError, match=words):
+        decode_reply_value(node, blobs, LIMIT)
+
+
+def test_deeply_nested_reply_is_refused() -> None:
+    node: Any = 1.0
+    for _ in range(50):
+        node = [node]
+    with pytest.raises(WireError, match="nested too deeply"):
+        decode_reply_value(node, [], LIMIT)
+
+
+def test_a_numpy_scalar_returned_by_the_student_arrives_zero_dimensional() -> None:
+    encoder = Encoder()
+    node = encoder.encode({"loss": np.float64(2.5), "scores": np.ones((2, 3))})
+    decoded = decode_reply_value(node, encoder.blobs, LIMIT)
+    assert decoded["scores"].shape == (2, 3)
+    assert decoded["loss"].shape == () and decoded["loss"] == 2.5
