@@ -78,10 +78,14 @@ def conv_and_pool() -> list[tuple[str, str]]:
     conv_ours, conv_torch = best_of(ours_conv), best_of(torch_conv)
     pool_ours, pool_torch = best_of(ours_pool), best_of(torch_pool)
     return [
-        ("conv fwd+bwd: reference fast / torch (float64, 1 thread)",
-         f"{conv_ours * 1e3:.1f} ms / {conv_torch * 1e3:.1f} ms = {conv_ours / conv_torch:.2f}x"),
-        ("max-pool fwd+bwd: reference fast / torch",
-         f"{pool_ours * 1e3:.1f} ms / {pool_torch * 1e3:.1f} ms = {pool_ours / pool_torch:.2f}x"),
+        (
+            "conv fwd+bwd: reference fast / torch (float64, 1 thread)",
+            f"{conv_ours * 1e3:.1f} ms / {conv_torch * 1e3:.1f} ms = {conv_ours / conv_torch:.2f}x",
+        ),
+        (
+            "max-pool fwd+bwd: reference fast / torch",
+            f"{pool_ours * 1e3:.1f} ms / {pool_torch * 1e3:.1f} ms = {pool_ours / pool_torch:.2f}x",
+        ),
     ]
 
 
@@ -104,15 +108,25 @@ def naive_vs_fast() -> list[tuple[str, str]]:
 
         return go
 
-    conv_naive = best_of(run(R.conv_forward_naive, R.conv_backward_naive, x, w, b, param, grad=dout), repeat=3)
+    conv_naive = best_of(
+        run(R.conv_forward_naive, R.conv_backward_naive, x, w, b, param, grad=dout), repeat=3
+    )
     conv_fast = best_of(run(R.conv_forward_fast, R.conv_backward_fast, x, w, b, param, grad=dout), repeat=3)
-    pool_naive = best_of(run(R.max_pool_forward_naive, R.max_pool_backward_naive, x, pool_param, grad=pdout), repeat=3)
-    pool_fast = best_of(run(R.max_pool_forward_fast, R.max_pool_backward_fast, x, pool_param, grad=pdout), repeat=3)
+    pool_naive = best_of(
+        run(R.max_pool_forward_naive, R.max_pool_backward_naive, x, pool_param, grad=pdout), repeat=3
+    )
+    pool_fast = best_of(
+        run(R.max_pool_forward_fast, R.max_pool_backward_fast, x, pool_param, grad=pdout), repeat=3
+    )
     return [
-        ("conv fwd+bwd naive / fast, x (4,3,16,16), w (8,3,3,3)",
-         f"{conv_naive * 1e3:.1f} ms / {conv_fast * 1e3:.2f} ms = {conv_naive / conv_fast:.0f}x"),
-        ("max-pool fwd+bwd naive / fast, 2x2 stride 2",
-         f"{pool_naive * 1e3:.1f} ms / {pool_fast * 1e3:.2f} ms = {pool_naive / pool_fast:.0f}x"),
+        (
+            "conv fwd+bwd naive / fast, x (4,3,16,16), w (8,3,3,3)",
+            f"{conv_naive * 1e3:.1f} ms / {conv_fast * 1e3:.2f} ms = {conv_naive / conv_fast:.0f}x",
+        ),
+        (
+            "max-pool fwd+bwd naive / fast, 2x2 stride 2",
+            f"{pool_naive * 1e3:.1f} ms / {pool_fast * 1e3:.2f} ms = {pool_naive / pool_fast:.0f}x",
+        ),
     ]
 
 
@@ -150,7 +164,9 @@ def sandbox() -> list[tuple[str, str]]:
             worker.stop()
         worker = Worker(workdir)
         worker.start()
-        worker.request({"op": "load", "sys_path": [str(workdir / "submission")], "modules": {"m": "tiny"}}, [])
+        worker.request(
+            {"op": "load", "sys_path": [str(workdir / "submission")], "modules": {"m": "tiny"}}, []
+        )
         program = to_json(Program(steps=(call("s", "m", "f", Const(1)),), outputs={"y": Result("s")}))
         blobs: list[bytes] = []
         inputs = encode_value({"x": np.zeros((4, 4))}, blobs)["__dict__"]

@@ -7,11 +7,12 @@ lines, not code.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from graders.specs import registry
 from graders.specs.base import Spec

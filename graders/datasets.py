@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from reference.data.mnist import ENV_VAR, default_data_dir
 from graders.submission import Staged
+from reference.data.mnist import ENV_VAR, default_data_dir
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",

@@ -55,10 +55,14 @@ def factor_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     if k is None:
         return None
     bad = failing(runs)
-    sizes = {int(np.shape(r.case.get("x", r.case.get("dout", [])))[0]) for r in bad if np.ndim(r.case.get("x", 0))}
+    sizes = {int(np.shape(r.case["x"])[0]) for r in bad if isinstance(r.case.get("x"), np.ndarray) and r.case["x"].ndim}
     for n in sizes:
         if n > 1 and (abs(k - n) < 1e-6 * n or abs(k * n - 1) < 1e-6):
-            direction = "N times too large (a sum where a mean belongs?)" if k > 1 else "N times too small (a mean where a sum belongs?)"
+            direction = (
+                "N times too large (a sum where a mean belongs?)"
+                if k > 1
+                else "N times too small (a mean where a sum belongs?)"
+            )
             return f"{output} is off by a factor of the batch size N: {direction}"
     return f"{output} is off by a constant factor of {k:.4g}; the formula is right up to scaling."
 
@@ -67,8 +71,10 @@ def nan_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     for run in failing(runs):
         verdict = run.verdicts.get(output)
         if verdict is not None and "NaN or inf" in verdict.message:
-            return (f"{output} contains NaN or inf: look for exp() overflow (shift by the max first), "
-                    "log of 0, or a division by zero.")
+            return (
+                f"{output} contains NaN or inf: look for exp() overflow (shift by the max first), "
+                "log of 0, or a division by zero."
+            )
     return None
 
 
@@ -76,7 +82,7 @@ def shape_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     for run in failing(runs):
         verdict = run.verdicts.get(output)
         if verdict is not None and " has shape " in verdict.message:
-            return f"{verdict.message}: a gradient must have exactly the shape of the value it is taken with respect to."
+            return f"{verdict.message}: a gradient has exactly the shape of the value it is taken with respect to."
     return None
 
 

@@ -19,8 +19,13 @@ def error_text(error: Mapping[str, Any]) -> str:
     return f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
 
 
-def judge(spec: Spec, case: Case, expected: Mapping[str, Any], actual: Mapping[str, Any] | None,
-          error: Mapping[str, Any] | None) -> CaseRun:
+def judge(
+    spec: Spec,
+    case: Case,
+    expected: Mapping[str, Any],
+    actual: Mapping[str, Any] | None,
+    error: Mapping[str, Any] | None,
+) -> CaseRun:
     """Apply every check of ``spec`` to one case run. A raised exception fails every check with its message."""
     verdicts: dict[str, Verdict] = {}
     if error is not None and error.get("step") == "outputs":
@@ -36,6 +41,13 @@ def judge(spec: Spec, case: Case, expected: Mapping[str, Any], actual: Mapping[s
         try:
             verdicts[check.name] = run_check(check, case, actual, expected)
         except Exception as exc:  # a check must never take the grader down: blame the odd output, not us
-            verdicts[check.name] = Verdict(False, f"{check.name}: could not compare the result ({type(exc).__name__}: {exc})")
-    return CaseRun(case=case, actual=dict(actual or {}), expected=dict(expected), verdicts=verdicts,
-                   error=error_text(error) if error else None)
+            verdicts[check.name] = Verdict(
+                False, f"{check.name}: could not compare the result ({type(exc).__name__}: {exc})"
+            )
+    return CaseRun(
+        case=case,
+        actual=dict(actual or {}),
+        expected=dict(expected),
+        verdicts=verdicts,
+        error=error_text(error) if error else None,
+    )

@@ -18,12 +18,12 @@ any mismatch; ``python -m graders.examples grade --out DIR`` also writes every r
 from __future__ import annotations
 
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+import tomllib
 from rich.console import Console
 from rich.table import Table
 
@@ -52,8 +52,12 @@ def discover(root: Path = EXAMPLES_DIR) -> list[Example]:
     for folder in sorted(p for p in root.iterdir() if (p / "expected.toml").exists()):
         submission = next((folder / n for n in SUBMISSION_NAMES if (folder / n).exists()), None)
         if submission is None:
-            raise FileNotFoundError(f"{folder} has expected.toml but no submission ({', '.join(SUBMISSION_NAMES)})")
-        examples.append(Example(folder.name, folder, submission, tomllib.loads((folder / "expected.toml").read_text())))
+            raise FileNotFoundError(
+                f"{folder} has expected.toml but no submission ({', '.join(SUBMISSION_NAMES)})"
+            )
+        examples.append(
+            Example(folder.name, folder, submission, tomllib.loads((folder / "expected.toml").read_text()))
+        )
     return examples
 
 
@@ -69,7 +73,9 @@ def mismatches(example: Example, report: dict[str, Any]) -> list[str]:
     for name, entry in by_name.items():
         expectation = wanted.get(name, default)
         if isinstance(expectation, str):
-            expectation = {"full": {"full": True}, "zero": {"zero": True}, "any": {}}.get(expectation, {"status": expectation})
+            expectation = {"full": {"full": True}, "zero": {"zero": True}, "any": {}}.get(
+                expectation, {"status": expectation}
+            )
         problems += [f"{name}: {p}" for p in _compare(entry, expectation)]
     return problems
 
@@ -79,8 +85,12 @@ def _compare(entry: dict[str, Any], want: dict[str, Any]) -> list[str]:
     score, top = entry["score"], entry["max_score"]
     if want.get("full") and score != top:
         failing = [c["name"] for c in entry["checks"] if not c["passed"]]
-        detail = "; ".join(c["message"].splitlines()[0] for c in entry["checks"] if not c["passed"] and c["message"])
-        problems.append(f"expected full marks, got {score:g}/{top:g} ({entry['status']}; failing {failing}: {detail})")
+        detail = "; ".join(
+            c["message"].splitlines()[0] for c in entry["checks"] if not c["passed"] and c["message"]
+        )
+        problems.append(
+            f"expected full marks, got {score:g}/{top:g} ({entry['status']}; failing {failing}: {detail})"
+        )
     if want.get("zero") and score != 0:
         problems.append(f"expected 0, got {score:g}/{top:g}")
     if "status" in want and entry["status"] != want["status"]:
@@ -113,7 +123,9 @@ def run_examples(names: tuple[str, ...], out: Path | None, seed: int, profile: s
         problems = mismatches(example, report)
         failures += bool(problems)
         verdict = "[green]as expected[/green]" if not problems else "[red]MISMATCH[/red]"
-        table.add_row(example.name, example.assignment, f"{report['score']:g}/{report['max_score']:g}", verdict)
+        table.add_row(
+            example.name, example.assignment, f"{report['score']:g}/{report['max_score']:g}", verdict
+        )
         for problem in problems:
             console.print(f"[red]{example.name}[/red]: {problem}")
     console.print(table)

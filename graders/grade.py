@@ -9,6 +9,7 @@ held on every case. A timeout or a crash costs that function only: its worker is
 from __future__ import annotations
 
 import copy
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -72,7 +73,11 @@ def mutated_inputs(spec: Spec, case: Case, after: dict[str, Any]) -> list[str]:
     for key in spec.read_only:
         if key in after and isinstance(case.get(key), np.ndarray):
             now = after[key]
-            if not isinstance(now, np.ndarray) or now.shape != case[key].shape or not np.array_equal(now, case[key]):
+            if (
+                not isinstance(now, np.ndarray)
+                or now.shape != case[key].shape
+                or not np.array_equal(now, case[key])
+            ):
                 changed.append(key)
     return changed
 
@@ -112,7 +117,9 @@ class FunctionGrader:
             printed = self.session.discard_worker()
             self.outcome.status = "timeout"
             limit = self.session.limits.call_timeout_s
-            self.outcome.message = f"did not return within {limit:g} s on {self.describe(case)}" + _tail(printed)
+            self.outcome.message = f"did not return within {limit:g} s on {self.describe(case)}" + _tail(
+                printed
+            )
             raise _Abort() from None
         except WorkerCrashed as exc:
             printed = self.session.discard_worker()
@@ -187,16 +194,27 @@ def _tail(printed: str, limit: int = 600) -> str:
 
 
 # ------------------------------------------------------------------ report assembly
-def check_entries(graded: GradedFunction, runs: list[CaseRun], minimal: CaseRun | None) -> list[dict[str, Any]]:
+def check_entries(
+    graded: GradedFunction, runs: list[CaseRun], minimal: CaseRun | None
+) -> list[dict[str, Any]]:
     entries = []
     for check in graded.spec.checks:
         points = graded.check_points[check.name]
         bad = [r for r in runs if not r.verdicts[check.name].passed]
-        entry: dict[str, Any] = {"name": check.name, "passed": bool(runs) and not bad,
-                                 "score": points if runs and not bad else 0.0, "max_score": points,
-                                 "cases": len(runs), "message": ""}
+        entry: dict[str, Any] = {
+            "name": check.name,
+            "passed": bool(runs) and not bad,
+            "score": points if runs and not bad else 0.0,
+            "max_score": points,
+            "cases": len(runs),
+            "message": "",
+        }
         if bad:
-            shown = minimal if minimal is not None and not minimal.verdicts[check.name].passed else min(bad, key=case_size)
+            shown = (
+                minimal
+                if minimal is not None and not minimal.verdicts[check.name].passed
+                else min(bad, key=case_size)
+            )
             verdict = shown.verdicts[check.name]
             entry["message"] = verdict.message
             if verdict.where is not None:
@@ -214,25 +232,63 @@ def status_of(entries: list[dict[str, Any]], runs: list[CaseRun]) -> str:
     return "partial" if passed else "failed"
 
 
-def function_report(graded: GradedFunction, module_path: str, outcome: FunctionOutcome | None, *,
-                    status: str | None = None, message: str = "", dotted: dict[str, str] | None = None,
-                    duration_s: float = 0.0) -> dict[str, Any]:
+def function_report(
+    graded: GradedFunction,
+    module_path: str,
+    outcome: FunctionOutcome | None,
+    *,
+    status: str | None = None,
+    message: str = "",
+    dotted: dict[str, str] | None = None,
+    duration_s: float = 0.0,
+) -> dict[str, Any]:
     spec = graded.spec
-    entry: dict[str, Any] = {"name": spec.name, "module": module_path, "score": 0.0, "max_score": graded.points,
-                             "status": status or "failed", "checks": [], "counterexample": None, "diagnosis": [],
-                             "warnings": [], "duration_s": round(duration_s, 4), "student_s": 0.0}
+    entry: dict[str, Any] = {
+        "name": spec.name,
+        "module": module_path,
+        "score": 0.0,
+        "max_score": graded.points,
+        "status": status or "failed",
+        "checks": [],
+        "counterexample": None,
+        "diagnosis": [],
+        "warnings": [],
+        "duration_s": round(duration_s, 4),
+        "student_s": 0.0,
+    }
     if outcome is None:
-        entry["checks"] = [{"name": c.name, "passed": False, "score": 0.0, "max_score": graded.check_points[c.name],
-                            "cases": 0, "message": message} for c in spec.checks]
+        entry["checks"] = [
+            {
+                "name": c.name,
+                "passed": False,
+                "score": 0.0,
+                "max_score": graded.check_points[c.name],
+                "cases": 0,
+                "message": message,
+            }
+            for c in spec.checks
+        ]
         return entry
     entry["student_s"] = round(outcome.student_s, 4)
     entry["warnings"] = outcome.warnings
     if outcome.status in ("timeout", "crashed") or outcome.forbidden:
         entry["status"] = "forbidden" if outcome.forbidden else outcome.status
-        text = (f"imported {', '.join(sorted(set(outcome.forbidden)))}, which this assignment does not allow"
-                if outcome.forbidden else outcome.message)
-        entry["checks"] = [{"name": c.name, "passed": False, "score": 0.0, "max_score": graded.check_points[c.name],
-                            "cases": len(outcome.runs), "message": text} for c in spec.checks]
+        text = (
+            f"imported {', '.join(sorted(set(outcome.forbidden)))}, which this assignment does not allow"
+            if outcome.forbidden
+            else outcome.message
+        )
+        entry["checks"] = [
+            {
+                "name": c.name,
+                "passed": False,
+                "score": 0.0,
+                "max_score": graded.check_points[c.name],
+                "cases": len(outcome.runs),
+                "message": text,
+            }
+            for c in spec.checks
+        ]
         entry["diagnosis"] = [text.splitlines()[0]]
         return entry
     entry["checks"] = check_entries(graded, outcome.runs, outcome.minimal)
@@ -246,15 +302,17 @@ def function_report(graded: GradedFunction, module_path: str, outcome: FunctionO
             "repro": repro(spec.program(case), case, dotted or {}, outcome.minimal.expected),
         }
         if outcome.minimal.error:
-            entry["diagnosis"].append(f"It raised {outcome.minimal.error} on {entry['counterexample']['description']}.")
+            entry["diagnosis"].append(
+                f"It raised {outcome.minimal.error} on {entry['counterexample']['description']}."
+            )
     entry["diagnosis"] += [d for d in diagnose(spec, outcome.runs) if d not in entry["diagnosis"]]
     return entry
 
 
-def note_dependencies(functions: list[dict[str, Any]], assignment: Assignment) -> None:
+def note_dependencies(functions: list[dict[str, Any]], graded_functions: list[GradedFunction]) -> None:
     """A backward is graded through the student's own forward: say so when both fail."""
     by_name = {f["name"]: f for f in functions}
-    for graded in assignment.functions:
+    for graded in graded_functions:
         entry = by_name[graded.spec.name]
         if entry["status"] not in ("failed", "partial", "error"):
             continue
@@ -275,37 +333,54 @@ class GradeOptions:
     python: str | None = None
     limits: Limits = field(default_factory=Limits)
     progress: Callable[[str], None] | None = None
+    #: Grade only these functions (the others are left out of the report); None grades all.
+    only: frozenset[str] | None = None
 
 
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
     """Grade one submission; returns the report dict (schema nngrade.report/1)."""
     started = time.perf_counter()
     profile = PROFILES[options.profile]
+    selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
     with tempfile.TemporaryDirectory(prefix="nngrade-stage-") as tmp:
         staged = stage(submission, Path(tmp) / "staged", assignment.modules)
         warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}))
         warnings += stage_stand_ins(staged, assignment.data.get("stand_ins", {}))
         static_forbidden = _static_scan(staged, assignment)
         hide = [str(Path(__file__).resolve().parents[1])]
-        with SandboxSession(staged, assignment.forbidden_imports, options.python, options.limits, hide) as session:
+        with SandboxSession(
+            staged, assignment.forbidden_imports, options.python, options.limits, hide
+        ) as session:
             functions = [
-                _grade_one(graded, staged, session, static_forbidden, profile, options,
-                           assignment.modules.get(graded.spec.module, []))
-                for graded in assignment.functions
+                _grade_one(
+                    graded,
+                    staged,
+                    session,
+                    static_forbidden,
+                    profile,
+                    options,
+                    assignment.modules.get(graded.spec.module, []),
+                )
+                for graded in selected
             ]
-            sandbox = {"layers": ["process", "rlimits", "import-gate"], "worker_starts": session.starts,
-                       "python": options.python or "default"}
-    note_dependencies(functions, assignment)
+            sandbox = {
+                "layers": ["process", "rlimits", "import-gate"],
+                "worker_starts": session.starts,
+                "python": options.python or sys.executable,
+            }
+    note_dependencies(functions, selected)
     if not staged.modules:
-        warnings.append("none of the assignment's module files were found: looked for "
-                        + "; ".join(f"{k}: {', '.join(v)}" for k, v in assignment.modules.items()))
+        warnings.append(
+            "none of the assignment's module files were found: looked for "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in assignment.modules.items())
+        )
     return {
         "schema": SCHEMA,
         "assignment": assignment.name,
         "submission": str(submission),
         "seed": options.seed,
         "score": round(sum(f["score"] for f in functions), 6),
-        "max_score": round(assignment.max_score, 6),
+        "max_score": round(sum(g.points for g in selected), 6),
         "duration_s": round(time.perf_counter() - started, 3),
         "warnings": warnings,
         "functions": functions,
@@ -317,14 +392,22 @@ def _static_scan(staged: Staged, assignment: Assignment) -> dict[str, dict[str |
     if not assignment.forbidden_imports:
         return {}
     return {
-        key: forbidden_imports((staged.root / module.relpath).read_text(errors="replace"), assignment.forbidden_imports)
+        key: forbidden_imports(
+            (staged.root / module.relpath).read_text(errors="replace"), assignment.forbidden_imports
+        )
         for key, module in staged.modules.items()
     }
 
 
-def _grade_one(graded: GradedFunction, staged: Staged, session: SandboxSession,
-               static_forbidden: dict[str, dict[str | None, list[str]]], profile: dict[str, int],
-               options: GradeOptions, candidates: list[str]) -> dict[str, Any]:
+def _grade_one(
+    graded: GradedFunction,
+    staged: Staged,
+    session: SandboxSession,
+    static_forbidden: dict[str, dict[str | None, list[str]]],
+    profile: dict[str, int],
+    options: GradeOptions,
+    candidates: list[str],
+) -> dict[str, Any]:
     spec = graded.spec
     started = time.perf_counter()
     if options.progress:
@@ -334,8 +417,14 @@ def _grade_one(graded: GradedFunction, staged: Staged, session: SandboxSession,
     module_path = located.relpath if located else ""
 
     def early(status: str, message: str) -> dict[str, Any]:
-        entry = function_report(graded, module_path, None, status=status, message=message,
-                                duration_s=time.perf_counter() - started)
+        entry = function_report(
+            graded,
+            module_path,
+            None,
+            status=status,
+            message=message,
+            duration_s=time.perf_counter() - started,
+        )
         entry["diagnosis"] = [message]
         return entry
 
@@ -344,27 +433,37 @@ def _grade_one(graded: GradedFunction, staged: Staged, session: SandboxSession,
     scan = static_forbidden.get(spec.module, {})
     banned = scan.get(None, []) + scan.get(spec.name, [])
     if banned:
-        return early("forbidden", f"{located.relpath} imports {', '.join(sorted(set(banned)))}, which this "
-                     "assignment does not allow (NumPy only)")
+        return early(
+            "forbidden",
+            f"{located.relpath} imports {', '.join(sorted(set(banned)))}, which this "
+            "assignment does not allow (NumPy only)",
+        )
     try:
         session.ensure_worker()
     except (WorkerTimeout, WorkerCrashed) as exc:
-        session.discard_worker()
-        return early("crashed", f"could not start or load the submission: {exc}")
+        printed = session.discard_worker()
+        return early("crashed", f"could not start or load the submission: {exc}{_tail(printed)}")
     needed = functions_called(spec.program(_first_case(spec)))
     for module_key, name in sorted(needed):
         info = session.load_report.modules.get(module_key)
         if info is None:
             return early("missing", f"module {module_key!r} was not found in the submission")
         if info.get("forbidden"):
-            return early("forbidden", f"importing {staged.modules[module_key].relpath} tried to import "
-                         f"{', '.join(sorted(set(info['forbidden'])))}, which this assignment does not allow (NumPy only)")
+            return early(
+                "forbidden",
+                f"importing {staged.modules[module_key].relpath} tried to import "
+                f"{', '.join(sorted(set(info['forbidden'])))}, which this assignment does not allow (NumPy only)",
+            )
         if not info.get("ok"):
-            return early("error", f"importing {staged.modules[module_key].relpath} failed:\n{info.get('error', '')}")
+            return early(
+                "error", f"importing {staged.modules[module_key].relpath} failed:\n{info.get('error', '')}"
+            )
         if name not in session.load_report.names(module_key):
             return early("missing", f"{name} is not defined in {staged.modules[module_key].relpath}")
     outcome = FunctionGrader(session, spec, profile, options.seed).run_all()
-    return function_report(graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started)
+    return function_report(
+        graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started
+    )
 
 
 def _first_case(spec: Spec) -> Case:
@@ -376,8 +475,13 @@ def _draw_one(spec: Spec) -> Case:
     """One example of the spec's cases, drawn deterministically (only to see which functions the program calls)."""
     box: list[Case] = []
 
-    @settings(max_examples=1, database=None, derandomize=True, phases=(Phase.generate,),
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=1,
+        database=None,
+        derandomize=True,
+        phases=(Phase.generate,),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.data())
     def draw(data: st.DataObject) -> None:
         if not box:

@@ -8,7 +8,20 @@ from typing import Any
 import numpy as np
 
 from graders.specs.base import Case
-from graders.specs.program import Assign, Attr, Call, Const, Expr, Func, Input, Item, Program, Result, Slice, functions_called
+from graders.specs.program import (
+    Assign,
+    Attr,
+    Call,
+    Const,
+    Expr,
+    Func,
+    Input,
+    Item,
+    Program,
+    Result,
+    Slice,
+    functions_called,
+)
 
 MAX_LITERAL = 4000
 
@@ -61,7 +74,9 @@ def _expr(e: Expr) -> str:
     raise TypeError(e)
 
 
-def repro(program: Program, case: Case, dotted: Mapping[str, str], expected: Mapping[str, Any] | None = None) -> str:
+def repro(
+    program: Program, case: Case, dotted: Mapping[str, str], expected: Mapping[str, Any] | None = None
+) -> str:
     """Python source that rebuilds the case and repeats the program's calls against the student's modules."""
     lines = ["import numpy as np"]
     for module, name in sorted(functions_called(program)):

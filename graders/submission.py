@@ -22,7 +22,16 @@ from pathlib import Path, PurePosixPath
 MAX_FILE_BYTES = 5 << 20
 MAX_TOTAL_BYTES = 100 << 20
 MAX_FILES = 2000
-SKIP_DIRS = {"__pycache__", ".git", ".hypothesis", ".ipynb_checkpoints", "__MACOSX", "node_modules", ".venv", "venv"}
+SKIP_DIRS = {
+    "__pycache__",
+    ".git",
+    ".hypothesis",
+    ".ipynb_checkpoints",
+    "__MACOSX",
+    "node_modules",
+    ".venv",
+    "venv",
+}
 
 
 class SubmissionError(Exception):
@@ -92,7 +101,9 @@ def notebook_to_module(text: str, name: str) -> tuple[str, list[str]]:
         try:
             ast.parse(source)
         except SyntaxError as exc:
-            warnings.append(f"{name}: code cell {index + 1} has a syntax error (line {exc.lineno}) and was skipped")
+            warnings.append(
+                f"{name}: code cell {index + 1} has a syntax error (line {exc.lineno}) and was skipped"
+            )
             continue
         body = "\n".join("    " + line for line in source.splitlines()) or "    pass"
         parts.append(
@@ -119,7 +130,9 @@ def _safe_zip_members(archive: zipfile.ZipFile, warnings: list[str]) -> Iterable
         if any(part in SKIP_DIRS for part in path.parts) or path.suffix not in (".py", ".ipynb"):
             continue
         if info.file_size > MAX_FILE_BYTES:
-            warnings.append(f"zip entry {info.filename!r} is larger than {MAX_FILE_BYTES} bytes and was ignored")
+            warnings.append(
+                f"zip entry {info.filename!r} is larger than {MAX_FILE_BYTES} bytes and was ignored"
+            )
             continue
         total += info.file_size
         count += 1
@@ -154,7 +167,12 @@ def importable_name(stem: str) -> str:
     """A module name for a single-file submission: ``layers (1)`` or ``types`` (which would resolve to the
     standard library's module) cannot be imported under their own names."""
     name = re.sub(r"\W", "_", stem)
-    if not name.isidentifier() or keyword.iskeyword(name) or name in sys.stdlib_module_names or name in ("numpy", "np"):
+    if (
+        not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name in sys.stdlib_module_names
+        or name in ("numpy", "np")
+    ):
         name = f"submission_{name}"
     return name
 
@@ -166,8 +184,10 @@ def copy_sources(source: Path, dest: Path) -> list[str]:
         raise SubmissionError(f"{source} does not exist")
     if source.is_dir():
         files = sorted(
-            p for p in source.rglob("*")
-            if p.is_file() and p.suffix in (".py", ".ipynb")
+            p
+            for p in source.rglob("*")
+            if p.is_file()
+            and p.suffix in (".py", ".ipynb")
             and not any(part in SKIP_DIRS for part in p.relative_to(source).parts)
         )
         if len(files) > MAX_FILES:
@@ -175,7 +195,9 @@ def copy_sources(source: Path, dest: Path) -> list[str]:
         notebooks_last = sorted(files, key=lambda p: p.suffix == ".ipynb")
         for path in notebooks_last:
             if path.stat().st_size > MAX_FILE_BYTES:
-                warnings.append(f"{path.relative_to(source)} is larger than {MAX_FILE_BYTES} bytes and was ignored")
+                warnings.append(
+                    f"{path.relative_to(source)} is larger than {MAX_FILE_BYTES} bytes and was ignored"
+                )
                 continue
             _write_source(dest, path.relative_to(source).as_posix(), path.read_bytes(), warnings)
     elif source.suffix == ".zip":

@@ -15,10 +15,10 @@ import os
 # threads made the suite about 20 times slower on 2 cores. Must happen before NumPy is first imported.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
-from pathlib import Path
+from pathlib import Path  # noqa: E402 (after the BLAS settings)
 
-import pytest
-from hypothesis import HealthCheck, settings
+import pytest  # noqa: E402 (after the BLAS settings)
+from hypothesis import HealthCheck, settings  # noqa: E402 (after the BLAS settings)
 
 _COMMON = dict(
     database=None,

@@ -19,7 +19,9 @@ from graders.specs.program import to_json
 MAX_BYTES = 1 << 30
 
 
-def run_program(spec: Spec, case: Case, modules: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def run_program(
+    spec: Spec, case: Case, modules: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(outputs, None) or (None, error) for running spec.program(case) against ``modules``."""
     interpreter = worker_main.Interpreter(modules)
     try:

@@ -145,9 +145,7 @@ def describe_case(case: Case) -> str:
         if isinstance(value, np.ndarray):
             parts.append(f"{key} {tuple(value.shape)}")
         elif isinstance(value, dict):
-            inner = ", ".join(
-                f"{k}={v!r}" for k, v in value.items() if not isinstance(v, np.ndarray)
-            )
+            inner = ", ".join(f"{k}={v!r}" for k, v in value.items() if not isinstance(v, np.ndarray))
             parts.append(f"{key} {{{inner}}}")
         else:
             parts.append(f"{key}={value!r}")

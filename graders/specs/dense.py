@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, GradientCheck, Spec
-from graders.specs.program import Input, Item, Program, Result, call
+from graders.specs.program import Expr, Input, Item, Program, Result, call
 from reference import cs231n as R
 
 
@@ -122,6 +122,7 @@ def backward_program(
             call("fwd", module, forward, *(Input(a) for a in args)),
             call("bwd", module, backward, Input("dout"), Item(Result("fwd"), 1)),
         )
+        outputs: dict[str, Expr]
         if len(grads) == 1:
             outputs = {grads[0]: Result("bwd")}
         else:
@@ -156,7 +157,9 @@ def affine_backward() -> Spec:
         api="function",
         cases=affine_cases,
         fixed_cases=affine_fixed,
-        program=backward_program("layers", "affine_forward", "affine_backward", ("x", "w", "b"), ("dx", "dw", "db")),
+        program=backward_program(
+            "layers", "affine_forward", "affine_backward", ("x", "w", "b"), ("dx", "dw", "db")
+        ),
         expected=affine_expected,
         torch_expected=affine_torch,
         checks=(

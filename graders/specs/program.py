@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Const:
     value: Any
 
 
-Expr = Union[Input, Func, Result, Item, Attr, Slice, Const]
+Expr = Input | Func | Result | Item | Attr | Slice | Const
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Assign:
     value: Expr
 
 
-Step = Union[Call, Assign]
+Step = Call | Assign
 
 
 @dataclass(frozen=True)

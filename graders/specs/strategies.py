@@ -38,7 +38,9 @@ def seeded_arrays(shape: Shape, scale: float = 1.0) -> st.SearchStrategy[np.ndar
     return st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s).standard_normal(shape) * scale)
 
 
-def tie_free_arrays(shape: Shape, spacing: float = 0.1, jitter: float = 0.01) -> st.SearchStrategy[np.ndarray]:
+def tie_free_arrays(
+    shape: Shape, spacing: float = 0.1, jitter: float = 0.01
+) -> st.SearchStrategy[np.ndarray]:
     """Arrays whose entries are pairwise distinct by at least ``spacing - 2 * jitter``.
 
     A random permutation of ``spacing * (0, 1, ..., n-1)``, centred, plus uniform jitter below spacing / 2.

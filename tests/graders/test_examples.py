@@ -21,6 +21,8 @@ def test_example_gets_its_expected_scores(example: Example) -> None:
 
 def test_there_are_examples_of_both_kinds() -> None:
     """Correct code that must keep full marks, and buggy code that must lose points."""
-    all_full = [e for e in EXAMPLES if e.expected.get("default", "full") == "full" and not e.expected.get("functions")]
+    all_full = [
+        e for e in EXAMPLES if e.expected.get("default", "full") == "full" and not e.expected.get("functions")
+    ]
     with_bugs = [e for e in EXAMPLES if e not in all_full]
     assert all_full and with_bugs

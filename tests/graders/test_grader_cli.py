@@ -87,3 +87,33 @@ def test_assignments_lists_cs231n_a2(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "cs231n-a2" in result.stdout
     assert "affine_forward" in result.stdout
+
+
+def test_python_option_runs_the_worker_under_that_interpreter(tmp_path: Path, toml_path: Path) -> None:
+    root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
+    out = tmp_path / "out"
+    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(out), "--profile", "quick",
+                     "--python", sys.executable, "--only", "relu_forward", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["sandbox"]["python"] == sys.executable
+    assert [f["name"] for f in report["functions"]] == ["relu_forward"]
+    assert report["functions"][0]["status"] == "passed" and report["max_score"] == 1.0
+
+
+def test_python_option_without_numpy_is_a_usage_error(tmp_path: Path, toml_path: Path) -> None:
+    fake = tmp_path / "python-without-numpy"
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
+    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(tmp_path / "out"),
+                     "--python", str(fake), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "numpy" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_only_rejects_a_function_the_assignment_does_not_grade(tmp_path: Path, toml_path: Path) -> None:
+    root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
+    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--only", "conv_forward_naive",
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "conv_forward_naive" in result.stderr

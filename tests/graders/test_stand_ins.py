@@ -34,16 +34,18 @@ def brute_im2col(x: np.ndarray, fh: int, fw: int, pad: int, stride: int) -> np.n
                 for oy in range(out_h):
                     for ox in range(out_w):
                         for ni in range(n):
-                            cols[ci * fh * fw + ky * fw + kx, (oy * out_w + ox) * n + ni] = (
-                                xp[ni, ci, oy * stride + ky, ox * stride + kx]
-                            )
+                            cols[ci * fh * fw + ky * fw + kx, (oy * out_w + ox) * n + ni] = xp[
+                                ni, ci, oy * stride + ky, ox * stride + kx
+                            ]
     return cols
 
 
 @given(geometries())
 def test_im2col_layout_matches_the_extension(geometry: tuple[np.ndarray, int, int, int, int]) -> None:
     x, fh, fw, pad, stride = geometry
-    np.testing.assert_array_equal(shim.im2col_cython(x, fh, fw, pad, stride), brute_im2col(x, fh, fw, pad, stride))
+    np.testing.assert_array_equal(
+        shim.im2col_cython(x, fh, fw, pad, stride), brute_im2col(x, fh, fw, pad, stride)
+    )
 
 
 @given(geometries(), st.integers(0, 2**31))
@@ -56,4 +58,6 @@ def test_col2im_is_the_adjoint_of_im2col(geometry: tuple[np.ndarray, int, int, i
     assert np.isclose(np.vdot(cols, other), np.vdot(x, back))
     out_h, out_w = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
     six = other.reshape(c, fh, fw, out_h, out_w, n).transpose(0, 1, 2, 5, 3, 4)
-    np.testing.assert_allclose(shim.col2im_6d_cython(np.ascontiguousarray(six), n, c, h, w, fh, fw, pad, stride), back)
+    np.testing.assert_allclose(
+        shim.col2im_6d_cython(np.ascontiguousarray(six), n, c, h, w, fh, fw, pad, stride), back
+    )

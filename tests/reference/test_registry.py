@@ -51,11 +51,14 @@ def test_reference_matches_torch(name: str, data: st.DataObject) -> None:
     spec = SPECS[name]
     case = data.draw(cases_of(spec))
     assert spec.torch_expected is not None
-    assert_outputs_match(spec, spec.expected(copy.deepcopy(case)), spec.torch_expected(copy.deepcopy(case)), "torch")
+    assert_outputs_match(
+        spec, spec.expected(copy.deepcopy(case)), spec.torch_expected(copy.deepcopy(case)), "torch"
+    )
 
 
 @pytest.mark.parametrize(
-    "name, index", [(n, i) for n in names(lambda s: bool(s.gradients)) for i in range(len(SPECS[n].gradients))]
+    "name, index",
+    [(n, i) for n in names(lambda s: bool(s.gradients)) for i in range(len(SPECS[n].gradients))],
 )
 @given(data=st.data())
 def test_gradient_matches_finite_differences(name: str, index: int, data: st.DataObject) -> None:
@@ -81,7 +84,9 @@ def test_twins_agree(name: str, data: st.DataObject) -> None:
     assert spec.same_as is not None
     twin = SPECS[spec.same_as]
     case = data.draw(cases_of(spec))
-    assert_outputs_match(spec, spec.expected(copy.deepcopy(case)), twin.expected(copy.deepcopy(case)), twin.name)
+    assert_outputs_match(
+        spec, spec.expected(copy.deepcopy(case)), twin.expected(copy.deepcopy(case)), twin.name
+    )
 
 
 @pytest.mark.parametrize("name", names(lambda s: bool(s.read_only)))
@@ -114,6 +119,9 @@ def test_every_spec_is_checked_against_something() -> None:
     unverified = [
         n
         for n, s in SPECS.items()
-        if s.torch_expected is None and s.same_as is None and not s.gradients and not s.extra.get("verified_by")
+        if s.torch_expected is None
+        and s.same_as is None
+        and not s.gradients
+        and not s.extra.get("verified_by")
     ]
     assert not unverified, f"specs verified by nothing: {unverified}"

@@ -24,6 +24,7 @@ from graders.specs.program import (
 )
 from graders.specs.torchutil import torch_one_thread
 from reference import dlfs as D
+from reference.functional.losses import softmax_loss as exact_softmax_loss
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -160,8 +161,10 @@ def torch_two_layer_net(case: Case) -> dict[str, Any]:
     return result
 
 
-def _net_loss(case: Case) -> float:
-    return float(_reference_net(case).loss(case["x"], case["t"]))
+def _loss_without_delta(case: Case) -> float:
+    """The mean cross-entropy of the scores without the book's 1e-7: what backpropagation differentiates
+    (with the guard, finite differences move by up to 1e-7 / p^2 times dp, ~1e-6 here)."""
+    return exact_softmax_loss(_scores(case), case["t"].argmax(axis=1))[0]
 
 
 def two_layer_net_spec() -> Spec:
@@ -189,12 +192,12 @@ def two_layer_net_spec() -> Spec:
             Check(
                 "numerical_gradient",
                 outputs=tuple(f"numgrad_{k}" for k in PARAMS),
-                atol=1e-7,
-                rtol=1e-5,
+                atol=1e-5,
+                rtol=1e-4,
                 description="numerical_gradient(x, t): central differences of the loss for every parameter",
             ),
         ),
-        gradients=tuple(GradientCheck(f"grad_{k}", k, _net_loss) for k in PARAMS),
+        gradients=tuple(GradientCheck(f"grad_{k}", k, _loss_without_delta) for k in PARAMS),
         depends_on=("Affine", "Relu", "SoftmaxWithLoss", "numerical_gradient"),
         convention="book: TwoLayerNet(input_size, hidden_size, output_size); params W1 b1 W2 b2 shared with "
         "the layers; t one-hot",

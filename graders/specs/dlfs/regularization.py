@@ -229,7 +229,7 @@ def batchnorm_cases(draw: st.DrawFn) -> Case:
     """2-D (N, D) or 4-D (N, C, H, W) batches with every activation's variance well above eps.
 
     Several train-mode batches (xs) then a test batch share one layer; a separate batch x (with dout) goes
-    through forward and backward of a fresh layer. Scales from 0.01 to 3 put eps = 1e-6 within reach of the
+    through forward and backward of a fresh layer. Scales from 0.1 to 3 put eps = 1e-6 within reach of the
     checks (a forgotten eps changes the output by eps / (2 var)).
     """
     features: tuple[int, ...] = (
@@ -240,7 +240,7 @@ def batchnorm_cases(draw: st.DrawFn) -> Case:
     n = draw(S.dims(3, 6))
     d = int(np.prod(features))
     steps = draw(st.integers(2, 4))
-    scale = draw(st.sampled_from([0.01, 0.1, 1.0, 3.0]))
+    scale = draw(st.sampled_from([0.1, 0.5, 1.0, 3.0]))
     shift = draw(S.floats(-5.0, 5.0))
 
     def batches(count: int) -> st.SearchStrategy[np.ndarray]:
