@@ -98,7 +98,18 @@ def transposed_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     return None
 
 
-GENERIC = (nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
+def none_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    for run in failing(runs):
+        verdict = run.verdicts.get(output)
+        if verdict is not None and ("got None" in verdict.message or "got None" in (run.error or "")):
+            return (
+                "The function returned None where the hand-out asks for a value: is the skeleton's `pass` still "
+                "there, or a `return` missing?"
+            )
+    return None
+
+
+GENERIC = (none_sentence, nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
 
 
 def diagnose(spec: Spec, runs: Sequence[CaseRun]) -> list[str]:

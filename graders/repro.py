@@ -25,6 +25,16 @@ from graders.specs.program import (
 
 MAX_LITERAL = 4000
 
+COMPARE_HELPER = """
+
+def compare(name, got, expected):
+    got = np.asarray(got)
+    if got.shape != expected.shape:
+        print(name, "has shape", got.shape, "but the expected shape is", expected.shape)
+    elif got.size:
+        print(name, "max |difference| =", np.max(np.abs(got - expected)))
+"""
+
 
 def literal(value: Any) -> str:
     if isinstance(value, np.ndarray):
@@ -81,6 +91,8 @@ def repro(
     lines = ["import numpy as np"]
     for module, name in sorted(functions_called(program)):
         lines.append(f"from {dotted.get(module, module)} import {name}")
+    if expected:
+        lines += COMPARE_HELPER.splitlines()
     lines.append("")
     for key, value in case.items():
         lines.append(f"{key} = {literal(value)}")
@@ -97,5 +109,5 @@ def repro(
         for name, value in expected.items():
             if name in program.outputs and isinstance(value, np.ndarray) and value.size <= MAX_LITERAL:
                 lines.append(f"expected_{name} = {literal(value)}")
-                lines.append(f"print({name!r}, np.max(np.abs(np.asarray({name}) - expected_{name})))")
+                lines.append(f"compare({name!r}, {name}, expected_{name})")
     return "\n".join(lines) + "\n"

@@ -105,11 +105,8 @@ def _torch_loss(name: str) -> Callable[[Case], dict[str, Any]]:
 
         x = torch.tensor(case["x"], requires_grad=True)
         y = torch.tensor(case["y"])
-        if name == "softmax":
-            loss = F.cross_entropy(x, y)
-        else:
-            # multi_margin_loss averages the hinge terms over the C classes too: undo that.
-            loss = x.shape[1] * F.multi_margin_loss(x, y, p=1, margin=1.0)
+        # multi_margin_loss averages the hinge terms over the C classes too: multiplying by C undoes that.
+        loss = F.cross_entropy(x, y) if name == "softmax" else x.shape[1] * F.multi_margin_loss(x, y, p=1, margin=1.0)
         loss.backward()
         assert x.grad is not None
         return {"loss": float(loss.item()), "dx": x.grad.numpy()}
