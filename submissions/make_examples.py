@@ -3,7 +3,8 @@
 Why: each buggy example must be a complete, standalone submission in which exactly ONE function family is
 wrong and everything else is the correct code of ``cs231n-correct-loops``. Writing the bug as a patch (an
 exact snippet and its replacement) keeps that true when the correct example changes, and keeps the bug
-small and visible in one place. The derived folders are committed too, so a reader (or the grader) sees
+small and visible in one place (the patch mechanism is ``graders/selftest/patch.py``, shared with the
+selftest's mutation catalogue). The derived folders are committed too, so a reader (or the grader) sees
 ordinary student files; ``--check`` fails when they are stale.
 
     python submissions/make_examples.py            # rewrite the derived submissions
@@ -25,22 +26,14 @@ import argparse
 import io
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+
+from graders.selftest.patch import Patch, PatchError, apply_patches, read_tree
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 LOOPS = "cs231n-correct-loops"
 VECTORISED = "cs231n-correct-vectorised"
 LAYERS = "assignment2/cs231n/layers.py"
-
-
-@dataclass(frozen=True)
-class Patch:
-    """Replace ``old`` (which must occur exactly once in ``path``) by ``new``."""
-
-    path: str
-    old: str
-    new: str
 
 
 # The conv_backward_naive of /work/shared/seeds/000_ad09a38b68ced428.txt (a question-and-answer page quoting
@@ -152,25 +145,6 @@ def seed_patches() -> list[Patch]:
     return [Patch(LAYERS, _loops_function("conv_backward_naive"), SEED_CONV_BACKWARD)]
 
 
-def _apply(files: dict[str, bytes], patches: list[Patch], name: str) -> dict[str, bytes]:
-    files = dict(files)
-    for patch in patches:
-        text = files[patch.path].decode()
-        count = text.count(patch.old)
-        if count != 1:
-            raise SystemExit(f"{name}: a patch for {patch.path} matches {count} times:\n{patch.old}")
-        files[patch.path] = text.replace(patch.old, patch.new).encode()
-    return files
-
-
-def _read_tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
-
-
 def _zip_bytes(files: dict[str, bytes], top: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -188,13 +162,13 @@ def _zip_bytes(files: dict[str, bytes], top: str) -> bytes:
 
 def derived() -> dict[Path, dict[str, bytes] | bytes]:
     """Every generated output: a folder (relative path -> bytes) or a single file's bytes."""
-    loops = _read_tree(EXAMPLES / LOOPS / "submission")
+    loops = read_tree(EXAMPLES / LOOPS / "submission")
     outputs: dict[Path, dict[str, bytes] | bytes] = {}
     for name, patches in BUGS.items():
-        outputs[EXAMPLES / name / "submission"] = _apply(loops, patches, name)
+        outputs[EXAMPLES / name / "submission"] = apply_patches(loops, patches, name)
     seed = "seed-conv-backward"
-    outputs[EXAMPLES / seed / "submission"] = _apply(loops, seed_patches(), seed)
-    vectorised = _read_tree(EXAMPLES / VECTORISED / "submission")
+    outputs[EXAMPLES / seed / "submission"] = apply_patches(loops, seed_patches(), seed)
+    vectorised = read_tree(EXAMPLES / VECTORISED / "submission")
     outputs[EXAMPLES / "zip-submission" / "submission.zip"] = _zip_bytes(vectorised, "hw2_jsmith_final")
     return outputs
 
@@ -202,7 +176,7 @@ def derived() -> dict[Path, dict[str, bytes] | bytes]:
 def _stale(target: Path, content: dict[str, bytes] | bytes) -> bool:
     if isinstance(content, bytes):
         return not target.is_file() or target.read_bytes() != content
-    return not target.is_dir() or _read_tree(target) != content
+    return not target.is_dir() or read_tree(target) != content
 
 
 def _write(target: Path, content: dict[str, bytes] | bytes) -> None:
@@ -222,8 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale derived examples")
     args = parser.parse_args(argv)
+    try:
+        outputs = derived()
+    except PatchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     stale = []
-    for target, content in derived().items():
+    for target, content in outputs.items():
         if _stale(target, content):
             stale.append(target.relative_to(EXAMPLES.parent).as_posix())
             if not args.check:

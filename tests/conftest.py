@@ -30,6 +30,13 @@ settings.register_profile("ci", max_examples=40, derandomize=True, print_blob=Tr
 settings.register_profile("grade", max_examples=25, derandomize=True, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+try:  # torch adapters: one intra-op thread per xdist worker (batch_norm took ~120 ms a call with two under load)
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # torch is a test extra; the reference itself never needs it
+    pass
+
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "mnist"
 
 

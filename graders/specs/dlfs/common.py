@@ -10,18 +10,8 @@ import numpy as np
 from graders.checks import as_numeric
 from graders.sandbox.support import nngrade_support as SUPPORT
 from graders.specs.base import Case, CaseRun, Verdict
-from graders.specs.conv import (
-    only_when,
-)
-from graders.specs.program import (
-    Attr,
-    Expr,
-    Input,
-    Program,
-    Result,
-    call,
-    method,
-)
+from graders.specs.conv import only_when
+from graders.specs.program import Attr, Expr, Input, Program, Result, call, method
 from graders.specs.torchutil import torch_one_thread
 
 #: The book's step for numerical gradients (``h = 1e-4``).
@@ -50,9 +40,7 @@ def array_of_shape(actual: Mapping[str, Any], name: str, shape: tuple[int, ...])
     """The student's output ``name`` as float64 of ``shape``, or a failing verdict saying why not."""
     value = as_numeric(actual.get(name))
     if value is None:
-        return Verdict(
-            False, f"{name}: expected an array of shape {shape}, got {type(actual.get(name)).__name__}"
-        )
+        return Verdict(False, f"{name}: expected an array of shape {shape}, got {type(actual.get(name)).__name__}")
     if value.shape != shape:
         return Verdict(False, f"{name} has shape {tuple(value.shape)}, expected {shape}")
     return value.astype(np.float64)
@@ -88,9 +76,7 @@ def out_size(size: int, extent: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - extent) // stride + 1
 
 
-def layer_program(
-    cls: str, ctor: Sequence[Expr], forward_args: Sequence[Expr], attrs: Sequence[str] = ()
-) -> Program:
+def layer_program(cls: str, ctor: Sequence[Expr], forward_args: Sequence[Expr], attrs: Sequence[str] = ()) -> Program:
     """``layer = cls(*ctor)``; ``out = layer.forward(*forward_args)``; ``dx = layer.backward(dout)``; then
     fetch out, dx and each gradient attribute (``layer.dW``, ...)."""
     steps = (
@@ -103,9 +89,7 @@ def layer_program(
     return Program(steps=steps, outputs=outputs)
 
 
-def layer_expected(
-    make: Callable[[Case], Any], attrs: Sequence[str] = ()
-) -> Callable[[Case], dict[str, Any]]:
+def layer_expected(make: Callable[[Case], Any], attrs: Sequence[str] = ()) -> Callable[[Case], dict[str, Any]]:
     """The reference layer's out, dx and gradient attributes on the case."""
 
     def expected(case: Case) -> dict[str, Any]:

@@ -10,13 +10,7 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec
-from graders.specs.conv import (
-    conv_cases,
-    conv_dout_shape,
-    explained_by,
-    input_size,
-    reference_outputs,
-)
+from graders.specs.conv import conv_cases, conv_dout_shape, explained_by, input_size, reference_outputs
 from graders.specs.conv import with_param as conv_with_param
 from graders.specs.dlfs.common import (
     fails_only_when,
@@ -27,12 +21,7 @@ from graders.specs.dlfs.common import (
     weighted,
 )
 from graders.specs.pool import geometry_bug, torch_pool
-from graders.specs.program import (
-    Const,
-    Input,
-    Item,
-    Program,
-)
+from graders.specs.program import Const, Input, Item, Program
 from reference import dlfs as D
 
 

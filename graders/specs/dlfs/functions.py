@@ -12,12 +12,7 @@ from graders.checks import as_numeric
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, Spec
 from graders.specs.dlfs.common import OVERFLOW_LOGIT, one_hot
-from graders.specs.program import (
-    Input,
-    Program,
-    Result,
-    call,
-)
+from graders.specs.program import Input, Program, Result, call
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, matches_variant, scaled_diagnosis
 from reference import dlfs as D
@@ -39,9 +34,7 @@ def function_program(name: str, *args: str) -> Callable[[Case], Program]:
     """``functions.name(*inputs)``, fetched as ``out``."""
 
     def program(case: Case) -> Program:
-        return Program(
-            steps=(call("y", "functions", name, *(Input(a) for a in args)),), outputs={"out": Result("y")}
-        )
+        return Program(steps=(call("y", "functions", name, *(Input(a) for a in args)),), outputs={"out": Result("y")})
 
     return program
 
@@ -180,11 +173,16 @@ def cross_entropy_fixed() -> list[Case]:
     ]
 
 
-def _true_probabilities(case: Case) -> np.ndarray:
+def _true_labels(case: Case) -> np.ndarray:
+    """The index of the true class of each example: argmax of a one-hot t (told apart by size), or t."""
     y = np.atleast_2d(case["y"])
     t = np.asarray(case["t"])
-    labels = t.reshape(y.shape).argmax(axis=1) if t.size == y.size else t.reshape(-1)
-    return np.asarray(y[np.arange(y.shape[0]), labels])
+    return (t.reshape(y.shape).argmax(axis=1) if t.size == y.size else t.reshape(-1)).astype(np.int64)
+
+
+def _true_probabilities(case: Case) -> np.ndarray:
+    y = np.atleast_2d(case["y"])
+    return np.asarray(y[np.arange(y.shape[0]), _true_labels(case)])
 
 
 def _without_delta(case: Case) -> float:
@@ -261,9 +259,3 @@ def cross_entropy_spec() -> Spec:
         convention="book: 1e-7 inside the log; t one-hot or labels; 1-D y is one example",
         read_only=("y", "t"),
     )
-
-
-def _true_labels(case: Case) -> np.ndarray:
-    y = np.atleast_2d(case["y"])
-    t = np.asarray(case["t"])
-    return (t.reshape(y.shape).argmax(axis=1) if t.size == y.size else t.reshape(-1)).astype(np.int64)

@@ -12,13 +12,7 @@ from graders.checks import as_numeric, compare_arrays
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec, Verdict
 from graders.specs.dlfs.common import SUPPORT_FUNCTIONS, fails_only_when
-from graders.specs.program import (
-    Func,
-    Input,
-    Program,
-    Result,
-    call,
-)
+from graders.specs.program import Func, Input, Program, Result, call
 from graders.specs.variants import failed_on
 
 
@@ -54,9 +48,7 @@ def numerical_gradient_fixed() -> list[Case]:
 def numerical_gradient_program(case: Case) -> Program:
     """``gradient.numerical_gradient(f, x)`` with a staged smooth ``f``; x is fetched back afterwards."""
     return Program(
-        steps=(
-            call("grad", "gradient", "numerical_gradient", Func("nngrade_support", case["f"]), Input("x")),
-        ),
+        steps=(call("grad", "gradient", "numerical_gradient", Func("nngrade_support", case["f"]), Input("x")),),
         outputs={"grad": Result("grad"), "x_after": Input("x")},
     )
 
@@ -120,9 +112,7 @@ NUMERICAL_LOW_RANK_ONLY = Diagnosis(
 )
 
 
-def _x_restored_rule(
-    case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check
-) -> Verdict:
+def _x_restored_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
     verdict = compare_arrays("x after the call", actual.get("x_after"), case["x"], check.atol, check.rtol)
     if verdict.passed:
         return verdict
@@ -159,8 +149,7 @@ def numerical_gradient_spec() -> Spec:
         ),
         gradients=(GradientCheck("grad", "x", f_of),),
         diagnoses=(NUMERICAL_ONE_SIDED, NUMERICAL_NOT_RESTORED, NUMERICAL_LOW_RANK_ONLY),
-        convention="book: numerical_gradient(f, x), central difference h = 1e-4, perturbs x in place and "
-        "restores it",
+        convention="book: numerical_gradient(f, x), central difference h = 1e-4, perturbs x in place and restores it",
         read_only=("x",),
         extra={
             "verified_by": "exact gradients of the staged support functions (finite differences check them), "

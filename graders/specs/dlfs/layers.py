@@ -19,16 +19,7 @@ from graders.specs.dlfs.common import (
     torch_autograd,
     weighted,
 )
-from graders.specs.program import (
-    Call,
-    Const,
-    Expr,
-    Input,
-    Program,
-    Result,
-    call,
-    method,
-)
+from graders.specs.program import Call, Const, Expr, Input, Program, Result, call, method
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, scaled_diagnosis
 from reference import dlfs as D
@@ -38,9 +29,7 @@ from reference.functional.losses import softmax_loss as exact_softmax_loss
 @st.composite
 def elementwise_cases(draw: st.DrawFn, kink_free: bool) -> Case:
     shape = draw(S.shapes_with(draw(st.integers(1, 4)), 1, 5))
-    x = draw(
-        S.kink_free_arrays(shape) if kink_free else S.seeded_arrays(shape, draw(st.sampled_from([1.0, 4.0])))
-    )
+    x = draw(S.kink_free_arrays(shape) if kink_free else S.seeded_arrays(shape, draw(st.sampled_from([1.0, 4.0]))))
     return {"x": x, "dout": draw(S.seeded_arrays(shape))}
 
 
@@ -62,9 +51,7 @@ def _torch_activation(name: str) -> Callable[[Case], dict[str, Any]]:
     return adapter
 
 
-def _activation_spec(
-    name: str, cls: str, make: Callable[[Case], Any], description: str, **fields: Any
-) -> Spec:
+def _activation_spec(name: str, cls: str, make: Callable[[Case], Any], description: str, **fields: Any) -> Spec:
     return Spec(
         name=cls,
         module="layers",
@@ -89,8 +76,7 @@ def relu_spec() -> Spec:
         "Relu",
         lambda case: D.Relu(),
         "forward: max(0, x)",
-        convention="book: Relu() with forward(x) / backward(dout); the book zeroes dout in place (a warning "
-        "here)",
+        convention="book: Relu() with forward(x) / backward(dout); the book zeroes dout in place (a warning here)",
         read_only=("x", "dout"),
     )
 
@@ -287,20 +273,15 @@ def softmax_with_loss_spec() -> Spec:
                 rtol=1e-7,
                 description="forward(x, t) with one-hot t: mean cross-entropy",
             ),
-            Check(
-                "loss_labels", atol=LOSS_ATOL, rtol=1e-7, description="forward(x, t) with integer labels t"
-            ),
+            Check("loss_labels", atol=LOSS_ATOL, rtol=1e-7, description="forward(x, t) with integer labels t"),
             Check("dx_onehot", atol=1e-10, rtol=1e-7, description="backward(1): (softmax(x) - t) / N"),
-            Check(
-                "dx_labels", atol=1e-10, rtol=1e-7, description="backward(1) after labels: the same gradient"
-            ),
+            Check("dx_labels", atol=1e-10, rtol=1e-7, description="backward(1) after labels: the same gradient"),
         ),
         gradients=(
             GradientCheck("dx_onehot", "x", _loss_without_delta),
             GradientCheck("dx_labels", "x", _loss_without_delta),
         ),
         diagnoses=(SOFTMAX_NOT_DIVIDED,),
-        convention="book: loss = cross_entropy_error(softmax(x), t) with 1e-7; backward(dout=1) = "
-        "(y - t) / N",
+        convention="book: loss = cross_entropy_error(softmax(x), t) with 1e-7; backward(dout=1) = (y - t) / N",
         read_only=("x", "t_onehot", "t_labels"),
     )

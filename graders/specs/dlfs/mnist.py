@@ -11,16 +11,7 @@ from hypothesis import strategies as st
 
 from graders.specs.base import Case, Check, Spec, Verdict
 from graders.specs.dlfs.common import one_hot
-from graders.specs.program import (
-    Attr,
-    Expr,
-    Input,
-    Item,
-    Program,
-    Result,
-    Slice,
-    call,
-)
+from graders.specs.program import Attr, Expr, Input, Item, Program, Result, Slice, call
 from reference import dlfs as D
 
 OPTIONS = ("normalize", "flatten", "one_hot_label")
@@ -141,7 +132,5 @@ def load_mnist_spec() -> Spec:
         describe=describe_mnist,
         convention="book: load_mnist(normalize=True, flatten=True, one_hot_label=False) -> "
         "(x_train, t_train), (x_test, t_test); the IDX files are staged beside dataset/mnist.py",
-        extra={
-            "verified_by": "md5 of the IDX files and the reference loader (tests/graders/test_dlfs_specs.py)"
-        },
+        extra={"verified_by": "md5 of the IDX files and the reference loader (tests/graders/test_dlfs_specs.py)"},
     )

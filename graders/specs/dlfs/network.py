@@ -10,18 +10,7 @@ from hypothesis import strategies as st
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, GradientCheck, Spec
 from graders.specs.dlfs.common import BOOK_H, KINK_MARGIN, LOSS_ATOL, one_hot
-from graders.specs.program import (
-    Assign,
-    Attr,
-    Call,
-    Expr,
-    Input,
-    Item,
-    Program,
-    Result,
-    call,
-    method,
-)
+from graders.specs.program import Assign, Attr, Call, Expr, Input, Item, Program, Result, call, method
 from graders.specs.torchutil import torch_one_thread
 from reference import dlfs as D
 from reference.functional.losses import softmax_loss as exact_softmax_loss

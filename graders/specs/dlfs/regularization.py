@@ -14,18 +14,7 @@ from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec, Verdict
 from graders.specs.dlfs.common import array_of_shape, torch_autograd
 from graders.specs.dropout import _away_from_zero, _large_shape, keep_tolerance, masked_gradient_rule
-from graders.specs.program import (
-    Attr,
-    Call,
-    Const,
-    Expr,
-    Input,
-    Item,
-    Program,
-    Result,
-    call,
-    method,
-)
+from graders.specs.program import Attr, Call, Const, Expr, Input, Item, Program, Result, call, method
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, matches_variant
 from reference import dlfs as D
@@ -70,9 +59,7 @@ def dropout_expected(case: Case) -> dict[str, Any]:
     return {"out": out, "dx": dx, "out_test": layer.forward(case["x"], False)}
 
 
-def _keep_rate_rule(
-    case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check
-) -> Verdict:
+def _keep_rate_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
     out = array_of_shape(actual, "out", case["x"].shape)
     if isinstance(out, Verdict):
         return out
@@ -88,9 +75,7 @@ def _keep_rate_rule(
     )
 
 
-def _kept_unchanged_rule(
-    case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check
-) -> Verdict:
+def _kept_unchanged_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
     out = array_of_shape(actual, "out", case["x"].shape)
     if isinstance(out, Verdict):
         return out
@@ -111,16 +96,12 @@ def _kept_unchanged_rule(
     )
 
 
-def _test_scale_rule(
-    case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check
-) -> Verdict:
+def _test_scale_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
     want = case["x"] * (1.0 - case["dropout_ratio"])
     verdict = compare_arrays("test-mode out", actual.get("out_test"), want, check.atol, check.rtol)
     if verdict.passed:
         return verdict
-    return Verdict(
-        False, f"forward(x, train_flg=False) must return x * (1 - dropout_ratio): {verdict.message}"
-    )
+    return Verdict(False, f"forward(x, train_flg=False) must return x * (1 - dropout_ratio): {verdict.message}")
 
 
 def _kept_units(run: CaseRun) -> tuple[np.ndarray, np.ndarray] | None:
@@ -233,9 +214,7 @@ def batchnorm_cases(draw: st.DrawFn) -> Case:
     checks (a forgotten eps changes the output by eps / (2 var)).
     """
     features: tuple[int, ...] = (
-        (draw(S.dims(1, 6)),)
-        if draw(st.booleans())
-        else (draw(S.dims(1, 3)), draw(S.dims(1, 3)), draw(S.dims(1, 3)))
+        (draw(S.dims(1, 6)),) if draw(st.booleans()) else (draw(S.dims(1, 3)), draw(S.dims(1, 3)), draw(S.dims(1, 3)))
     )
     n = draw(S.dims(3, 6))
     d = int(np.prod(features))
@@ -271,9 +250,7 @@ def batchnorm_fixed() -> list[Case]:
     and a conv-shaped (N, C, H, W) input normalised per activation."""
     rng = np.random.RandomState(231)
     hidden = {
-        "xs": np.stack(
-            [np.maximum(0, rng.randn(20, 8) @ rng.randn(8, 5)) + 0.1 * rng.randn(20, 5) for _ in range(3)]
-        ),
+        "xs": np.stack([np.maximum(0, rng.randn(20, 8) @ rng.randn(8, 5)) + 0.1 * rng.randn(20, 5) for _ in range(3)]),
         "x_test": rng.randn(4, 5),
         "gamma": np.ones(5),
         "beta": np.zeros(5),
@@ -303,8 +280,7 @@ def batchnorm_program(case: Case) -> Program:
     args, kwargs = _bn_ctor(case)
     steps: list[Call] = [call("bn", "layers", "BatchNormalization", *args, **kwargs)]
     steps += [
-        method(f"train{t}", Result("bn"), "forward", Item(Input("xs"), t), Const(True))
-        for t in range(len(case["xs"]))
+        method(f"train{t}", Result("bn"), "forward", Item(Input("xs"), t), Const(True)) for t in range(len(case["xs"]))
     ]
     steps += [
         method("test", Result("bn"), "forward", Input("x_test"), Const(False)),
@@ -366,17 +342,13 @@ def torch_batchnorm(case: Case) -> dict[str, Any]:
         return torch.tensor(x.reshape(x.shape[0], -1))
 
     outs = [
-        F.batch_norm(
-            rows(x), running_mean, running_var, gamma, beta, True, 1.0 - momentum, BOOK_BATCHNORM_EPS
-        )
+        F.batch_norm(rows(x), running_mean, running_var, gamma, beta, True, 1.0 - momentum, BOOK_BATCHNORM_EPS)
         for x in case["xs"]
     ]
     n = case["xs"].shape[1]
     running_var = running_var * (n - 1) / n
     x_test = case["x_test"]
-    out_test = F.batch_norm(
-        rows(x_test), running_mean, running_var, gamma, beta, False, 0.0, BOOK_BATCHNORM_EPS
-    )
+    out_test = F.batch_norm(rows(x_test), running_mean, running_var, gamma, beta, False, 0.0, BOOK_BATCHNORM_EPS)
     grads = torch_autograd(
         case,
         (("x", "dx"), ("gamma", "dgamma"), ("beta", "dbeta")),
@@ -437,9 +409,7 @@ def _bn_variants(*variants: tuple[dict[str, Any], tuple[str, ...]]) -> Callable[
 
     def applies(runs: Sequence[CaseRun]) -> bool:
         return any(
-            matches_variant(
-                runs, functools.partial(book_batchnorm_variant, **options), outputs, rtol=1e-6, atol=1e-9
-            )
+            matches_variant(runs, functools.partial(book_batchnorm_variant, **options), outputs, rtol=1e-6, atol=1e-9)
             for options, outputs in variants
         )
 
@@ -515,9 +485,7 @@ def batchnorm_spec() -> Spec:
             Check("dgamma", atol=1e-9, rtol=1e-7),
             Check("dbeta", atol=1e-9, rtol=1e-7),
         ),
-        gradients=tuple(
-            GradientCheck(g, v, scalar) for g, v in (("dx", "x"), ("dgamma", "gamma"), ("dbeta", "beta"))
-        ),
+        gradients=tuple(GradientCheck(g, v, scalar) for g, v in (("dx", "x"), ("dgamma", "gamma"), ("dbeta", "beta"))),
         diagnoses=(BN_UNBIASED, BN_EPS, BN_MOMENTUM),
         convention="book: eps 1e-6 (10e-7), momentum 0.9, biased running variance created at the first "
         "forward, 4-D input flattened per activation",

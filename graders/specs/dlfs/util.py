@@ -11,16 +11,9 @@ from hypothesis import strategies as st
 from graders.checks import as_numeric
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, Spec
-from graders.specs.conv import (
-    input_size,
-)
+from graders.specs.conv import input_size
 from graders.specs.dlfs.common import out_size
-from graders.specs.program import (
-    Input,
-    Program,
-    Result,
-    call,
-)
+from graders.specs.program import Input, Program, Result, call
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import failed_on, matches_variant
 from reference import dlfs as D
@@ -146,9 +139,7 @@ def _columns_ky_kx_c(case: Case) -> dict[str, Any] | None:
         return None
     col = D.im2col(x, *_geometry(case))
     fh, fw = case["filter_h"], case["filter_w"]
-    return {
-        "out": col.reshape(col.shape[0], x.shape[1], fh, fw).transpose(0, 2, 3, 1).reshape(col.shape[0], -1)
-    }
+    return {"out": col.reshape(col.shape[0], x.shape[1], fh, fw).transpose(0, 2, 3, 1).reshape(col.shape[0], -1)}
 
 
 def _rows_per_channel(case: Case) -> dict[str, Any] | None:
@@ -224,8 +215,7 @@ def im2col_spec() -> Spec:
                 "out",
                 atol=0.0,
                 rtol=0.0,
-                description="(N*out_h*out_w, C*fh*fw): rows (n, oy, ox), columns (c, ky, kx), zero padding, "
-                "floor",
+                description="(N*out_h*out_w, C*fh*fw): rows (n, oy, ox), columns (c, ky, kx), zero padding, floor",
             ),
         ),
         diagnoses=(IM2COL_COLUMN_ORDER, IM2COL_CHANNEL_ROWS),
@@ -249,8 +239,7 @@ def col2im_spec() -> Spec:
                 "out",
                 atol=1e-12,
                 rtol=1e-10,
-                description="(N, C, H, W): each row added back onto its window, overlaps summed, padding "
-                "dropped",
+                description="(N, C, H, W): each row added back onto its window, overlaps summed, padding dropped",
             ),
         ),
         diagnoses=(COL2IM_OVERWRITES,),
