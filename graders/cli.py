@@ -6,10 +6,12 @@ Exit status: 0 when grading completed, whatever the scores; 2 for bad usage or a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -122,6 +124,115 @@ def _check_interpreter(python: str) -> None:
         raise click.UsageError(f"--python {python} cannot run the grading worker (it needs numpy): {last}")
 
 
+@main.command("batch")
+@click.argument("class_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for <entry>/ report folders, gradebook.csv and summary.html.",
+)
+@click.option(
+    "--assignment",
+    "assignment_name",
+    default="cs231n-a2",
+    show_default=True,
+    help="Assignment name (see `nngrade assignments`) or path to an assignment .toml file.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Submissions graded at once on this machine [default: the number of cores].",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep entries already graded with the same sources, assignment, seed, profile and grader version.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
+@click.option(
+    "--profile",
+    type=click.Choice(sorted(PROFILES)),
+    default="standard",
+    show_default=True,
+    help="How many property cases per function.",
+)
+@click.option(
+    "--python",
+    "python",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run the students' code under this interpreter (it needs numpy).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Grade on this Dask scheduler's workers (pip install 'nngrade[cluster]'; the class folder must be "
+    "readable at the same path there).",
+)
+@click.option(
+    "--entry-timeout",
+    "entry_timeout",
+    type=click.FloatRange(min=1.0),
+    default=1800.0,
+    show_default=True,
+    help="Seconds one submission may take in all before its grading is stopped (the entry then fails).",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def batch_command(
+    class_dir: Path,
+    out_dir: Path,
+    assignment_name: str,
+    jobs: int | None,
+    resume: bool,
+    seed: int,
+    profile: str,
+    python: str | None,
+    scheduler: str | None,
+    entry_timeout: float,
+    quiet: bool,
+) -> None:
+    """Grade every entry of CLASS_DIR (a folder, .zip, .py or .ipynb per student) into --out: one report
+    folder per entry, gradebook.csv and summary.html. Exit status 3 when some entry could not be graded."""
+    from graders.batch import BatchOptions, ClassFolderError, ExecutorError, OutputLocked, run_batch
+    from graders.batch.progress import make_progress
+
+    _load_assignment(assignment_name)
+    options = BatchOptions(
+        assignment=assignment_name,
+        seed=seed,
+        profile=profile,
+        resume=resume,
+        python=python,
+        scheduler=scheduler,
+        entry_timeout_s=entry_timeout,
+    )
+    if jobs is not None:
+        options.jobs = jobs
+    try:
+        result = run_batch(class_dir, out_dir, options, progress=make_progress(quiet))
+    except (ClassFolderError, OutputLocked, ExecutorError) as exc:
+        raise click.UsageError(str(exc)) from None
+    kept = len(result.outcomes) - len(result.graded) - len(result.failed)
+    if not quiet:
+        click.echo(
+            f"{len(result.outcomes)} entries: {len(result.graded)} graded, {kept} kept from an earlier run, "
+            f"{len(result.failed)} failed; wrote {result.gradebook} and {result.summary}"
+        )
+        if result.ignored:
+            click.echo(f"ignored (not submissions): {', '.join(result.ignored)}")
+    if result.failed:
+        click.echo(
+            f"error: {len(result.failed)} entries could not be graded (see <entry>/error.txt; --resume grades "
+            f"them again): {', '.join(result.failed)}",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
+
+
 @main.command("assignments")
 def list_assignments() -> None:
     """List the built-in assignments, their functions and points."""
@@ -134,6 +245,68 @@ def list_assignments() -> None:
             console.print(
                 f"  {graded.spec.name:<32} {graded.points:>5g}  [dim]{graded.spec.module}: {checks}[/dim]"
             )
+
+
+@main.command("selftest")
+@click.option(
+    "--assignment",
+    "assignment_names",
+    multiple=True,
+    help="Assignment whose catalogue to run (repeatable); default: every assignment that has one.",
+)
+@click.option("--entry", "entry_ids", multiple=True, metavar="ID",
+              help="Run only this catalogue entry (repeatable; needs one --assignment; bases are skipped).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel gradings (default: one per core).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="standard", show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write every entry's outcome to this JSON file.")
+def selftest_command(
+    assignment_names: tuple[str, ...],
+    entry_ids: tuple[str, ...],
+    jobs: int | None,
+    seed: int,
+    profile: str,
+    json_out: Path | None,
+) -> None:
+    """Measure the grader on its mutation catalogue: bugs caught at the right function, correct variants kept.
+
+    Exits 1 when a result is below the thresholds in the assignment file's [selftest] table.
+    """
+    from graders.selftest import catalogue as catalogues
+    from graders.selftest.score import ThresholdError
+    from graders.selftest.suite import run_selftest
+    from graders.selftest.table import print_summary
+
+    names = list(assignment_names) or catalogues.available()
+    if entry_ids and len(names) != 1:
+        raise click.UsageError("--entry needs exactly one --assignment")
+    console, status_console = Console(), Console(stderr=True)
+    failed = False
+    collected = []
+    for name in names:
+        _load_assignment(name)
+        done = [0]
+        with status_console.status(f"selftest {name}", spinner="dots") as status:
+
+            def progress(result: object, status: Any = status, done: list[int] = done, name: str = name) -> None:
+                done[0] += 1
+                status.update(f"selftest {name}: {done[0]} graded, last {getattr(result, 'id', '')}")
+
+            try:
+                outcome = run_selftest(name, entry_ids, seed=seed, profile=profile, workers=jobs, progress=progress)
+            except (catalogues.CatalogueError, ThresholdError) as exc:
+                raise click.UsageError(str(exc)) from None
+        print_summary(outcome.summary, outcome.limits, console, outcome.seconds)
+        for problem in outcome.problems:
+            console.print(f"[red]below threshold[/red] {name}: {problem}")
+        failed = failed or not outcome.ok
+        collected.append(dict(outcome.summary.as_dict(), seconds=round(outcome.seconds, 1), problems=outcome.problems))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(collected, indent=2) + "\n")
+    if failed:
+        sys.exit(1)
 
 
 def run() -> None:

@@ -81,7 +81,7 @@ def discover(class_dir: Path) -> Discovery:
         raise ClassFolderError(f"{class_dir} is not a folder: give the folder that holds one entry per student")
     children = sorted(
         (p for p in class_dir.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"),
-        key=lambda p: p.name,
+        key=lambda p: (p.name.casefold(), p.name),
     )
     candidates = [p for p in children if _is_entry(p)]
     ignored = [p.name for p in children if not _is_entry(p)]

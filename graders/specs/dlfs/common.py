@@ -73,6 +73,7 @@ def fails_only_when(condition: Callable[[Case], bool]) -> Callable[[Sequence[Cas
 
 
 def out_size(size: int, extent: int, stride: int, pad: int) -> int:
+    """Output positions of a window of ``extent`` along one axis: floor, as the book's int truncation."""
     return (size + 2 * pad - extent) // stride + 1
 
 

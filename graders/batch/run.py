@@ -1,0 +1,240 @@
+"""The batch loop: discover the class, skip what --resume may keep, grade the rest, rebuild the class files.
+
+Order of events, and why it survives a kill at any moment:
+
+1. Lock the output folder (a second batch on the same folder is refused).
+2. Hash each entry's sources; with ``--resume`` an entry whose manifest records the same key (content hash,
+   assignment and its fingerprint, seed, profile, interpreter, sandbox limits, grader version) and whose
+   report files are intact is kept as it is (see :mod:`graders.batch.store`).
+3. Grade the others on the executor; as each result arrives, commit it (report files, then the manifest).
+   Only committed entries count as done, so a kill loses at most the entries in flight, and those are
+   graded again on resume; nothing committed is graded again.
+4. Rebuild gradebook.csv and summary.html from the committed reports of the class's current entries, each
+   written atomically.
+
+Debugging aid: when the environment variable ``NNGRADE_BATCH_LOG`` names a file, one line
+``<entry>\\t<status>\\t<content hash>`` is appended to it for each entry this run graded (after its commit),
+so a test or an instructor can see exactly what was graded by which run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders import assignment as assignments
+from graders.batch.discover import Entry, discover
+from graders.batch.executors import DEFAULT_ENTRY_TIMEOUT_S, DaskExecutor, Executor, LocalExecutor
+from graders.batch.gradebook import write_gradebook
+from graders.batch.hashing import assignment_fingerprint, content_hash, grader_version
+from graders.batch.outcome import EntryOutcome
+from graders.batch.progress import BatchProgress, PlainProgress
+from graders.batch.store import OutputStore
+from graders.batch.summary import summarise, write_summary
+from graders.batch.task import FAILED, Result, Task, parse_result
+
+BATCH_LOG_VARIABLE = "NNGRADE_BATCH_LOG"
+GRADEBOOK = "gradebook.csv"
+SUMMARY = "summary.html"
+
+
+def default_jobs() -> int:
+    """The cores this process may use (CPU affinity, else the core count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class BatchOptions:
+    assignment: str = "cs231n-a2"
+    seed: int = 0
+    profile: str = "standard"
+    jobs: int = field(default_factory=default_jobs)
+    resume: bool = False
+    python: str | None = None
+    scheduler: str | None = None  # tcp://HOST:PORT of a Dask scheduler; None: local workers
+    entry_timeout_s: float = DEFAULT_ENTRY_TIMEOUT_S
+    #: overrides of the sandbox limits (graders.sandbox.process.Limits fields), part of the resume key
+    limits: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    out_dir: Path
+    outcomes: list[EntryOutcome]
+    graded: list[str]  # entries graded by this run (not kept from an earlier one)
+    failed: list[str]  # entries without a grade: see DIR/<entry>/error.txt
+    ignored: list[str]  # files of the class folder that are not submissions
+    gradebook: Path
+    summary: Path
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
+def make_executor(options: BatchOptions) -> Executor:
+    if options.scheduler:
+        return DaskExecutor(options.scheduler, options.entry_timeout_s)
+    return LocalExecutor(options.jobs, options.entry_timeout_s)
+
+
+def _log_graded(entry: str, status: str, digest: str) -> None:
+    path = os.environ.get(BATCH_LOG_VARIABLE)
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{entry}\t{status}\t{digest}\n".encode())
+    finally:
+        os.close(fd)
+
+
+class _Batch:
+    """State of one run; :func:`run_batch` is the public face."""
+
+    def __init__(self, class_dir: Path, out_dir: Path, options: BatchOptions, progress: BatchProgress):
+        self.options = options
+        self.progress = progress
+        self.assignment = assignments.load(options.assignment)
+        self.fingerprint = assignment_fingerprint(self.assignment.data)
+        self.discovery = discover(class_dir)
+        self.store = OutputStore(out_dir)
+        self.entries = {e.name: e for e in self.discovery.entries}
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, EntryOutcome] = {}
+        self.graded: list[str] = []
+
+    def key(self, digest: str) -> dict[str, Any]:
+        return {
+            "content_hash": digest,
+            "assignment": self.assignment.name,
+            "assignment_fingerprint": self.fingerprint,
+            "seed": self.options.seed,
+            "profile": self.options.profile,
+            "python": self.options.python or "",
+            "limits": dict(sorted(self.options.limits.items())),
+            "grader_version": grader_version(),
+        }
+
+    def task(self, entry: Entry, digest: str) -> Task:
+        return Task(
+            entry=entry.name,
+            path=str(entry.path.resolve()),
+            content_hash=digest,
+            assignment=self.options.assignment,
+            assignment_fingerprint=self.fingerprint,
+            seed=self.options.seed,
+            profile=self.options.profile,
+            python=self.options.python,
+            grader_version=grader_version(),
+            limits=dict(self.options.limits),
+        )
+
+    def record(self, outcome: EntryOutcome) -> None:
+        self.outcomes[outcome.entry] = outcome
+        self.progress.advance(len(self.outcomes), len(self.discovery.entries), outcome)
+
+    def commit(self, result: Result) -> None:
+        entry, key = self.entries[result.entry], self.keys[result.entry]
+        if result.status == FAILED:
+            self.store.record_failure(entry.name, result.error)
+            outcome = EntryOutcome(entry.name, entry.source, FAILED, error=result.error)
+        else:
+            details = {"source": entry.source, "score": result.score, "max_score": result.max_score,
+                       "duration_s": result.duration_s}
+            self.store.commit(entry.name, key, result.status, result.files, details)
+            report = json.loads(result.files["report.json"])
+            outcome = EntryOutcome(entry.name, entry.source, result.status, report)
+            self.graded.append(entry.name)
+        _log_graded(entry.name, result.status, key["content_hash"])
+        self.record(outcome)
+
+    def run(self, executor: Executor | None) -> BatchResult:
+        entries = self.entries
+        with self.store.locked():
+            self.keys = {name: self.key(content_hash(e.path)) for name, e in entries.items()}
+            kept = {}
+            for name in entries:
+                manifest = self.store.committed(name, self.keys[name]) if self.options.resume else None
+                if manifest is not None:
+                    kept[name] = manifest
+            tasks = [
+                self.task(e, self.keys[n]["content_hash"]).to_json() for n, e in entries.items() if n not in kept
+            ]
+            own = executor is None
+            runner = executor if executor is not None else make_executor(self.options)
+            try:
+                self.progress.start(len(entries), len(tasks), runner.description)
+                for name, manifest in kept.items():
+                    self.record(EntryOutcome(name, entries[name].source, str(manifest.get("status")),
+                                             self.store.report(name), reused=True))
+                pending = set(entries) - set(kept)
+                for text in runner.run(tasks):
+                    try:
+                        result = parse_result(text, pending)
+                    except ValueError as exc:
+                        self._unattributable(text, pending, exc)
+                        continue
+                    pending.discard(result.entry)
+                    self.commit(result)
+                for name in sorted(pending):
+                    self.commit(Result(name, FAILED, error="no result came back from the executor"))
+            finally:
+                self.progress.close()
+                if own:
+                    runner.close()
+            return self.finish()
+
+    def _unattributable(self, text: object, pending: set[str], exc: ValueError) -> None:
+        """A malformed result: fail its entry if it names one, otherwise it stays pending (and fails)."""
+        try:
+            entry = json.loads(text)["entry"] if isinstance(text, str) else None
+        except (ValueError, TypeError, KeyError):
+            entry = None
+        if isinstance(entry, str) and entry in pending:
+            pending.discard(entry)
+            self.commit(Result(entry, FAILED, error=f"malformed result from the grading worker: {exc}"))
+
+    def finish(self) -> BatchResult:
+        ordered = [self.outcomes[e.name] for e in self.discovery.entries]
+        function_max = {g.spec.name: g.points for g in self.assignment.functions}
+        gradebook = self.store.root / GRADEBOOK
+        summary_path = self.store.root / SUMMARY
+        write_gradebook(gradebook, list(function_max), self.assignment.max_score, ordered)
+        summary = summarise(self.assignment.name, self.assignment.title, function_max,
+                            self.assignment.max_score, ordered)
+        write_summary(summary_path, summary)
+        return BatchResult(
+            out_dir=self.store.root,
+            outcomes=ordered,
+            graded=self.graded,
+            failed=[o.entry for o in ordered if o.status == FAILED],
+            ignored=self.discovery.ignored,
+            gradebook=gradebook,
+            summary=summary_path,
+        )
+
+
+def run_batch(
+    class_dir: Path,
+    out_dir: Path,
+    options: BatchOptions,
+    *,
+    executor: Executor | None = None,
+    progress: BatchProgress | None = None,
+) -> BatchResult:
+    """Grade every entry of ``class_dir`` into ``out_dir`` (see the module docstring).
+
+    Raises :class:`graders.batch.discover.ClassFolderError` (nothing to grade),
+    :class:`graders.assignment.AssignmentError`, :class:`graders.batch.store.OutputLocked` and
+    :class:`graders.batch.executors.ExecutorError` before grading anything; after that, one entry's
+    failure is recorded in the result (``failed``) and never stops the others.
+    """
+    return _Batch(Path(class_dir), Path(out_dir), options, progress or PlainProgress()).run(executor)
+
