@@ -6,6 +6,8 @@
   mnist     loading all 70,000 MNIST images and labels from the gzip IDX files
   sandbox   worker start time, and one round trip of a trivial call through the sandbox
   grade     grading a complete correct cs231n-a2 submission: wall time, time inside student calls, overhead
+  throughput  ``nngrade batch`` on a generated class of 40 submissions (quick profile) with 1 and 2 local
+            workers: submissions per minute and the parallel efficiency (t1 / t2) / 2
 
 Timings are the best of several repeats (``time.perf_counter``); the ratios are what to compare across machines.
 """
@@ -204,12 +206,75 @@ def grade_example() -> list[tuple[str, str]]:
     ]
 
 
+THROUGHPUT_CLASS_SIZE = 40
+
+
+def make_class(root: Path, size: int) -> Path:
+    """A class of ``size`` submissions: the example submissions in turn, each folder copy with its sources
+    varied by a comment naming the student, so every entry has its own content hash."""
+    import shutil
+
+    from graders.examples import discover
+
+    examples = discover()
+    class_dir = root / "class"
+    class_dir.mkdir()
+    for index in range(size):
+        example = examples[index % len(examples)]
+        name = f"student{index:03d}-{example.name}"
+        if example.submission.is_dir():
+            target = class_dir / name
+            shutil.copytree(example.submission, target)
+            for source in sorted(target.rglob("*.py")):
+                source.write_text(source.read_text() + f"\n# handed in by student {index}\n")
+        else:
+            shutil.copyfile(example.submission, class_dir / (name + example.submission.suffix))
+    return class_dir
+
+
+def throughput() -> list[tuple[str, str]]:
+    import os
+    import tempfile
+
+    from graders.batch import BatchOptions, LocalExecutor, run_batch
+    from graders.batch.progress import make_progress
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as tmp:
+        class_dir = make_class(Path(tmp), THROUGHPUT_CLASS_SIZE)
+        walls = {}
+        load_before = os.getloadavg()[0]
+        for jobs in (1, 2):
+            options = BatchOptions(profile="quick", jobs=jobs)
+            start = time.perf_counter()
+            with LocalExecutor(jobs) as executor:
+                result = run_batch(class_dir, Path(tmp) / f"out{jobs}", options, executor=executor,
+                                   progress=make_progress(quiet=True))
+            walls[jobs] = time.perf_counter() - start
+            if result.failed:
+                raise SystemExit(f"throughput: entries failed: {result.failed}")
+            gradebooks = (Path(tmp) / f"out{jobs}" / "gradebook.csv").read_bytes()
+            rows.append(
+                (
+                    f"batch of {THROUGHPUT_CLASS_SIZE} submissions (quick profile), --jobs {jobs}",
+                    f"{walls[jobs]:.1f} s = {THROUGHPUT_CLASS_SIZE / walls[jobs] * 60:.1f} submissions/min",
+                )
+            )
+        same = (Path(tmp) / "out1" / "gradebook.csv").read_bytes() == gradebooks
+        efficiency = walls[1] / walls[2] / 2
+        rows.append(("parallel efficiency on 2 jobs, (t1 / t2) / 2", f"{efficiency:.0%}"))
+        rows.append(("gradebook identical for --jobs 1 and 2", "yes" if same else "NO"))
+        rows.append(("cores / load average before the run", f"{os.cpu_count()} / {load_before:.2f}"))
+    return rows
+
+
 BENCHES: dict[str, Callable[[], list[tuple[str, str]]]] = {
     "conv": conv_and_pool,
     "naive": naive_vs_fast,
     "mnist": mnist,
     "sandbox": sandbox,
     "grade": grade_example,
+    "throughput": throughput,
 }
 
 

@@ -34,7 +34,8 @@ def judge(
             verdicts[check.name] = Verdict(False, str(error.get("message", "")))
         return CaseRun(case=case, actual={}, expected=dict(expected), verdicts=verdicts, error=None)
     for check in spec.checks:
-        if error is not None or actual is None:
+        produced = actual is not None and all(name in actual for name in check.output_names)
+        if actual is None or (error is not None and not produced):
             raised = error_text(error) if error else "no outputs"
             verdicts[check.name] = Verdict(False, f"raised {raised}")
             continue

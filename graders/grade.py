@@ -45,6 +45,10 @@ class _CheckFailed(AssertionError):
     """Raised inside the property to tell hypothesis the case failed (and should be shrunk)."""
 
 
+class ReferenceFailure(Exception):
+    """The reference itself failed on a case (a grader-side problem such as missing data files)."""
+
+
 class _Abort(BaseException):
     """Stops hypothesis at once (a worker timeout or crash, or the shrink budget spent): not shrunk."""
 
@@ -106,7 +110,11 @@ class FunctionGrader:
                     f"{spec.name} modified its input {key!r} in place; the caller's array changed "
                     "(allowed here, but copy before writing to avoid surprising bugs)."
                 )
-        run = judge(spec, case, expected_outputs(spec, case), reply.outputs, reply.error)
+        try:
+            expected = expected_outputs(spec, case)
+        except Exception as exc:  # the grader's side (e.g. MNIST files missing), not the student's
+            raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from exc
+        run = judge(spec, case, expected, reply.outputs, reply.error)
         self.outcome.runs.append(run)
         return run
 
@@ -120,6 +128,10 @@ class FunctionGrader:
             self.outcome.message = f"did not return within {limit:g} s on {self.describe(case)}" + _tail(
                 printed
             )
+            raise _Abort() from None
+        except ReferenceFailure as exc:
+            self.outcome.status = "error"
+            self.outcome.message = f"the grader could not compute the expected result on {self.describe(case)}: {exc}"
             raise _Abort() from None
         except WorkerCrashed as exc:
             printed = self.session.discard_worker()
@@ -173,7 +185,7 @@ class FunctionGrader:
             self.outcome.minimal = self.outcome.runs[-1]
         except _Abort:
             self._pick_smallest_failure()
-            if self.outcome.status in ("timeout", "crashed"):
+            if self.outcome.status in ("timeout", "crashed", "error"):
                 raise
         except Exception:  # Flaky and friends: the student's function is not deterministic
             self._pick_smallest_failure()
@@ -224,9 +236,9 @@ def check_entries(
 
 
 def status_of(entries: list[dict[str, Any]], runs: list[CaseRun]) -> str:
-    if runs and all(r.error is not None for r in runs):
-        return "error"
     passed = sum(1 for e in entries if e["passed"])
+    if not passed and runs and all(r.error is not None for r in runs):
+        return "error"
     if passed == len(entries):
         return "passed"
     return "partial" if passed else "failed"
@@ -271,7 +283,7 @@ def function_report(
         return entry
     entry["student_s"] = round(outcome.student_s, 4)
     entry["warnings"] = outcome.warnings
-    if outcome.status in ("timeout", "crashed") or outcome.forbidden:
+    if outcome.status in ("timeout", "crashed", "error") or outcome.forbidden:
         entry["status"] = "forbidden" if outcome.forbidden else outcome.status
         text = (
             f"imported {', '.join(sorted(set(outcome.forbidden)))}, which this assignment does not allow"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from graders.specs.program import (
 )
 
 MAX_LITERAL = 4000
+SUPPORT_MODULE = "nngrade_support"
 
 COMPARE_HELPER = """
 
@@ -49,6 +52,16 @@ def literal(value: Any) -> str:
     if isinstance(value, np.generic):
         return repr(value.item())
     return repr(value)
+
+
+def _support_source() -> str:
+    """The support module's code without its docstring and future import."""
+    source = (Path(__file__).parent / "sandbox" / "support" / f"{SUPPORT_MODULE}.py").read_text()
+    tree = ast.parse(source)
+    body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    body = [node for node in body if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    body = [node for node in body if not isinstance(node, ast.Import)]
+    return "\n\n".join(ast.unparse(node) for node in body)
 
 
 def jsonable(value: Any) -> Any:
@@ -89,8 +102,15 @@ def repro(
 ) -> str:
     """Python source that rebuilds the case and repeats the program's calls against the student's modules."""
     lines = ["import numpy as np"]
+    support_used = False
     for module, name in sorted(functions_called(program)):
+        if module == SUPPORT_MODULE:
+            support_used = True
+            continue
         lines.append(f"from {dotted.get(module, module)} import {name}")
+    if support_used:  # the grader's own test functions: inline them, students do not have the module
+        lines += ["", "# test functions the grader passes to your code (graders/sandbox/support/nngrade_support.py)"]
+        lines += _support_source().splitlines()
     if expected:
         lines += COMPARE_HELPER.splitlines()
     lines.append("")

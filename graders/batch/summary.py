@@ -149,7 +149,8 @@ def summarise(assignment: str, title: str, function_max: dict[str, float], max_s
             top,
             scores,
             Counter(str(f.get("status", "?")) for f in entries),
-            frequent_diagnoses([list(f.get("diagnosis", [])) for f in entries]),
+            # a missing function's diagnosis says where the grader looked, not what the bug is
+            frequent_diagnoses([list(f.get("diagnosis", [])) for f in entries if f.get("status") != "missing"]),
         )
         if plots and scores:
             summary.histogram = png_data_uri(histogram_png(scores, top, f"{name} (points)"))

@@ -1,10 +1,12 @@
-"""Layer 3: bubblewrap puts the worker in namespaces of its own (no network, no other processes, a file system
-made of read-only binds of the interpreter and the worker's folder, tmpfs elsewhere).
+"""Layer 3: bubblewrap puts the worker in namespaces of its own (no network, no view of other processes, a file
+system made of read-only binds of the interpreter and the worker's folder, tmpfs everywhere else).
 
-Started as the worker's uid (never by root: bwrap started by root maps the worker to root outside, where the
-process limit does not apply). The worker's folder is handed over as an open file descriptor and mounted at
-``/sandbox``, its private temporary folder read-write at ``/sandbox/tmp``. The options travel through a pipe
-(``--args FD``), so the bwrap process's own command line stays short.
+Started as the worker's uid, never by root: bwrap started by root maps the worker to root outside, where the
+process limit does not apply. The worker's folder is bound at its own path (so paths, tracebacks and the
+protocol are the same with or without bwrap) and its private temporary folder read-write. The options travel
+through a pipe (``--args FD``), and a one-line ``sh`` inside takes the script's path from the environment, so
+the bwrap processes' own command lines name neither the worker script nor its folder: a process listing shows
+one worker process per worker, the interpreter.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ import os
 import shutil
 from pathlib import Path
 
-INSIDE = "/sandbox"
-#: Host folders every worker needs read-only: the dynamic linker's cache and Debian's alternatives (which
-#: Debian's NumPy reaches its BLAS through).
-SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+#: Host paths every worker needs read-only besides /usr: the dynamic linker's cache and configuration, and
+#: Debian's alternatives (through which Debian's NumPy reaches its BLAS).
+SYSTEM_PATHS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives")
 MERGED_USR = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+SCRIPT_VARIABLE = "NNGRADE_WORKER_SCRIPT"
+LABEL_VARIABLE = "NNGRADE_WORKER_LABEL"
+#: Runs inside the sandbox: exec the interpreter ("$0") on the worker script, passing the pipe numbers.
+TRAMPOLINE = (f's="${SCRIPT_VARIABLE}"; l="${LABEL_VARIABLE}"; unset {SCRIPT_VARIABLE} {LABEL_VARIABLE}; '
+              'exec "$0" -I -B -u "$s" "$1" "$2" "$l"')
 
 
 def executable() -> str | None:
     return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
 
 
-def options(read_only: list[str], workdir_fd: int, tmp_fd: int) -> list[str]:
-    """bwrap's options (without the command) for a worker whose folder is open as ``workdir_fd``."""
+def options(read_only: list[str], workdir: Path | None, tmp: Path | None) -> list[str]:
+    """bwrap's options, without the command: ``workdir`` read-only and ``tmp`` read-write at their own paths."""
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for name in MERGED_USR:
@@ -34,13 +40,22 @@ def options(read_only: list[str], workdir_fd: int, tmp_fd: int) -> list[str]:
             args += ["--symlink", os.readlink(host), f"/{name}"]
         elif host.is_dir():
             args += ["--ro-bind", str(host), f"/{name}"]
-    for path in (*SYSTEM_FILES, *read_only):
-        if Path(path).exists() and not _beneath_usr(path):
+    args += ["--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in dict.fromkeys((*SYSTEM_PATHS, *read_only)):
+        if os.path.exists(path) and not _beneath_usr(path):
             args += ["--ro-bind", path, path]
-    args += ["--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind-fd", str(workdir_fd), INSIDE,
-             "--bind-fd", str(tmp_fd), f"{INSIDE}/tmp", "--chdir", f"{INSIDE}/submission"]
+    if workdir is not None:
+        args += ["--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    if tmp is not None:
+        args += ["--bind", str(tmp), str(tmp)]
     return args
 
 
+def command(executable_path: str, args_fd: int, python: str, fds: list[str]) -> list[str]:
+    """The command line: bwrap reading its options from ``args_fd``, then the trampoline."""
+    return [executable_path, "--args", str(args_fd), "/bin/sh", "-c", TRAMPOLINE, python, *fds]
+
+
 def _beneath_usr(path: str) -> bool:
-    return os.path.realpath(path).startswith("/usr/") and os.path.realpath(path) == os.path.abspath(path)
+    real = os.path.realpath(path)
+    return real == os.path.abspath(path) and (real + "/").startswith("/usr/")

@@ -27,10 +27,18 @@ def run_program(
     try:
         outputs = interpreter.run(to_json(spec.program(case)), copy.deepcopy(case))
     except worker_main.StepError as exc:
-        return None, {"step": exc.step, "type": type(exc.error).__name__, "message": str(exc.error)}
+        error = {"step": exc.step, "type": type(exc.error).__name__, "message": str(exc.error)}
+        return _round_trip(exc.partial), error
+    except worker_main.OutputError as exc:
+        return None, {"step": "outputs", "type": "OutputError", "message": str(exc)}
+    return _round_trip(outputs), None
+
+
+def _round_trip(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Encode and decode as the real wire does, so tests see exactly what grading would."""
     encoder = worker_main.Encoder()
     encoded = encoder.encode(outputs)["__dict__"]
-    return {k: decode_reply_value(v, encoder.blobs, MAX_BYTES) for k, v in encoded.items()}, None
+    return {k: decode_reply_value(v, encoder.blobs, MAX_BYTES) for k, v in encoded.items()}
 
 
 def run_case(spec: Spec, case: Case, modules: dict[str, Any]) -> CaseRun:

@@ -186,8 +186,7 @@ def _detect(python: str | None, mode: str) -> Plan:
             missing["uid"] = ("no interpreter with NumPy is readable by an unprivileged uid ("
                               + "; ".join(failures) + "); install python3-numpy or pass --python")
     else:
-        missing["uid"] = "the grader is not root"
-        missing.setdefault("uid", "")
+        missing["uid"] = "the grader is not root (nothing to drop)"
     if "numpy" not in info:
         raise SandboxUnavailable(f"the worker interpreter {chosen} cannot import NumPy: "
                                  f"{info.get('error') or info.get('numpy_error')}")

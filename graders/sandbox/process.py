@@ -2,8 +2,13 @@
 
 Layer 0 of the isolation (standard library only): a separate interpreter started with ``-I`` in its own
 session, an empty environment, a private working directory holding a fresh copy of the submission, resource
-limits (memory, file size, open files, CPU), a wall-clock limit on every request, stdout/stderr drained into a
-capped buffer, and clean-up that kills the whole process group until nothing of it is left.
+limits (memory, file size, open files, CPU, processes), wall-clock and CPU limits on every request, stdout and
+stderr drained into a capped buffer (a flood past ``output_bytes`` kills the worker), a reply that must come
+alone, and clean-up that kills every process of the worker until none is left.
+
+The other layers (layers.py) are applied here when the plan has them: the worker's own uid (privileges.py),
+bubblewrap around it (bwrap.py), and Landlock and seccomp, which the worker applies to itself when it says
+hello, before any student code is imported.
 """
 
 from __future__ import annotations
@@ -16,16 +21,25 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graders.sandbox import bwrap, layers, privileges
 from graders.sandbox.wire import HEADER, WireError, frame
 
-WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
+HERE = Path(__file__).parent
+WORKER_SCRIPT = HERE / "worker_main.py"
+#: Files copied beside the worker script: it imports them to confine itself (nothing else of nngrade).
+WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py")
+#: Read-only paths every worker needs besides its interpreter's folders: shared libraries NumPy's extension
+#: modules load lazily, and the devices Python may open.
+SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives",
+               "/dev/urandom", "/dev/zero")
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,12 @@ class Limits:
     cpu_s: int = 900
     max_reply_bytes: int = 64 << 20
     log_bytes: int = 64 << 10
+    #: CPU seconds one request may use (all threads together); None: the same as ``call_timeout_s``
+    call_cpu_s: float | None = None
+    #: bytes of stdout/stderr a worker may print in all before it is killed (the log keeps ``log_bytes``)
+    output_bytes: int = 64 << 20
+    #: processes and threads of a worker's uid (RLIMIT_NPROC; only enforceable when the worker has its own uid)
+    processes: int = 64
 
 
 TOKEN_VARIABLE = "NNGRADE_SANDBOX_TOKEN"
@@ -63,32 +83,49 @@ def processes_with_token(token: str) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/PID/stat; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[-1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class WorkerTimeout(Exception):
-    """The worker did not answer within the wall-clock limit (it has been killed)."""
+    """The worker did not answer within the wall-clock or CPU limit (it has been killed)."""
 
 
 class WorkerCrashed(Exception):
     """The worker died or broke the protocol (it has been killed)."""
 
 
-def _apply_limits(limits: Limits) -> None:
+def _apply_limits(limits: Limits, uid: int | None) -> None:
     """Runs in the child before exec: its own resource limits (inherited by anything it starts)."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if uid is not None:
+        privileges.drop_to(uid, limits.processes)
 
 
 class OutputDrain(threading.Thread):
-    """Reads the worker's stdout/stderr so a print flood never blocks it; keeps only the first bytes."""
+    """Reads the worker's stdout/stderr so a print flood never blocks it; keeps only the first bytes, and
+    calls ``on_flood`` once when the total passes ``limit``."""
 
-    def __init__(self, fd: int, cap: int) -> None:
+    def __init__(self, fd: int, cap: int, limit: int | None = None,
+                 on_flood: Callable[[], None] | None = None) -> None:
         super().__init__(daemon=True)
         self.fd = fd
         self.cap = cap
+        self.limit = limit
+        self.on_flood = on_flood
         self.kept = bytearray()
         self.dropped = 0
+        self.flooded = False
 
     def run(self) -> None:
         while True:
@@ -101,6 +138,11 @@ class OutputDrain(threading.Thread):
             room = self.cap - len(self.kept)
             self.kept += chunk[: max(room, 0)]
             self.dropped += max(len(chunk) - max(room, 0), 0)
+            if (self.limit is not None and not self.flooded
+                    and len(self.kept) + self.dropped > self.limit):
+                self.flooded = True
+                if self.on_flood is not None:
+                    self.on_flood()
         os.close(self.fd)
 
     def text(self) -> str:
@@ -111,50 +153,110 @@ class OutputDrain(threading.Thread):
 class Worker:
     """One worker process serving requests until it is stopped, times out or crashes."""
 
-    def __init__(self, workdir: Path, python: str | None = None, limits: Limits | None = None) -> None:
+    def __init__(self, workdir: Path, python: str | None = None, limits: Limits | None = None,
+                 plan: layers.Plan | None = None, label: str | None = None) -> None:
         self.workdir = workdir
-        self.python = python or sys.executable
+        self.plan = plan or layers.plan(python)
+        self.python = self.plan.python
         self.limits = limits or Limits()
+        self.label = label or str(workdir)
         self.process: subprocess.Popen[bytes] | None = None
         self.drain: OutputDrain | None = None
         self._to_worker = -1
         self._from_worker = -1
         self.token = secrets.token_hex(16)
+        self.lease: privileges.UidLease | None = None
+        self.pid: int | None = None  # the interpreter's pid (under bwrap, not the Popen's)
+        self.layers: list[str] = []
+        self.hello: dict[str, Any] = {}
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> dict[str, Any]:
-        script = self.workdir / "worker_main.py"
-        shutil.copyfile(WORKER_SCRIPT, script)
+        plan = self.plan
+        for name in WORKER_FILES:
+            shutil.copyfile(HERE / name, self.workdir / name)
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        if plan.uid:
+            self.lease = privileges.lease_uid()
+            os.chown(tmp, self.lease.uid, self.lease.uid)
+            os.chmod(self.workdir, 0o755)
+        uid = self.lease.uid if self.lease else None
+        script = str(self.workdir / "worker_main.py")
         child_in, self._to_worker = os.pipe()
         self._from_worker, child_out = os.pipe()
         out_read, out_write = os.pipe()
         env = {
             TOKEN_VARIABLE: self.token,
             "PATH": "/usr/bin:/bin",
-            "HOME": str(self.workdir),
+            "HOME": str(tmp),
+            "TMPDIR": str(tmp),
             "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
         }
+        fds = [str(child_in), str(child_out)]
+        pass_fds = [child_in, child_out]
+        args_read = -1
+        if plan.bwrap:
+            args_read, args_write = os.pipe()
+            options = bwrap.options([*plan.read_paths], self.workdir, tmp)
+            os.write(args_write, b"".join(a.encode() + b"\0" for a in options))
+            os.close(args_write)
+            pass_fds.append(args_read)
+            argv = bwrap.command(plan.bwrap, args_read, self.python, fds)
+            env[bwrap.SCRIPT_VARIABLE] = script
+            env[bwrap.LABEL_VARIABLE] = self.label
+        else:
+            argv = [self.python, "-I", "-B", "-u", script, *fds, self.label]
         limits = self.limits
-        self.process = subprocess.Popen(
-            [self.python, "-I", "-B", "-u", str(script), str(child_in), str(child_out)],
-            cwd=self.workdir / "submission",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out_write,
-            stderr=out_write,
-            pass_fds=(child_in, child_out),
-            start_new_session=True,
-            preexec_fn=lambda: _apply_limits(limits),
-        )
-        for fd in (child_in, child_out, out_write):
-            os.close(fd)
-        self.drain = OutputDrain(out_read, self.limits.log_bytes)
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=self.workdir / "submission",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=out_write,
+                pass_fds=pass_fds,
+                start_new_session=True,
+                preexec_fn=lambda: _apply_limits(limits, uid),
+            )
+        finally:
+            for fd in (child_in, child_out, out_write, args_read):
+                if fd >= 0:
+                    os.close(fd)
+        self.pid = self.process.pid
+        self.drain = OutputDrain(out_read, limits.log_bytes, limits.output_bytes, self._kill_now)
         self.drain.start()
-        reply, _ = self.request({"op": "hello"}, [], self.limits.start_timeout_s)
+        confine = {
+            "landlock": plan.landlock,
+            "seccomp": plan.seccomp,
+            "read": [*plan.read_paths, *SYSTEM_READ, str(self.workdir)],
+            "write": [str(tmp), "/dev/null"],
+        }
+        reply, _ = self.request({"op": "hello", "confine": confine}, [], limits.start_timeout_s)
+        self.hello = reply
+        applied = reply.get("layers", {}) if isinstance(reply.get("layers"), dict) else {}
+        self.layers = [*layers.BASE_LAYERS, *(n for n in ("landlock", "seccomp") if applied.get(n) is True)]
+        if plan.uid:
+            self.layers.append("uid")
+        if plan.bwrap:
+            self.layers.append("bwrap")
+            self.pid = self._interpreter_pid()
         return reply
+
+    def _interpreter_pid(self) -> int | None:
+        """Under bwrap the Popen is bwrap's monitor: find the interpreter among the worker's processes."""
+        for pid in self._members():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 4 and argv[4].endswith(b"worker_main.py"):
+                return pid
+        return None
 
     @property
     def alive(self) -> bool:
@@ -164,7 +266,7 @@ class Worker:
         return self.drain.text() if self.drain else ""
 
     def stop(self) -> None:
-        """Ask politely, then kill the process group until none of it is left."""
+        """Ask politely, then kill every process of the worker until none of it is left."""
         if self.process is None:
             return
         if self.alive:
@@ -182,20 +284,36 @@ class Worker:
         self._to_worker = self._from_worker = -1
         if self.drain is not None:
             self.drain.join(timeout=2.0)
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
         self.process = None
 
-    def _kill_group(self) -> None:
-        """SIGKILL the worker's process group, then every process still carrying this worker's token.
+    def _kill_now(self) -> None:
+        """SIGKILL the worker's process group at once (from the output drain, on a flood)."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
-        A student process that called setsid() has left the group; it still has the token in its initial
-        environment (/proc/PID/environ), so sweeping by token finds it. Repeated until a sweep finds nothing,
-        because a forking loop can create children between two sweeps.
+    def _members(self) -> list[int]:
+        """Every live process of this worker: by uid when it has its own (a process cannot shed its uid),
+        else by the token in its initial environment."""
+        if self.lease is not None:
+            return privileges.processes_of(self.lease.uid)
+        return processes_with_token(self.token)
+
+    def _kill_group(self) -> None:
+        """SIGKILL the worker's process group, then every process of the worker, until a sweep finds none.
+
+        A student process that called setsid() has left the group; it keeps the worker's uid (layer 2) or the
+        token in its initial environment. Repeated, because a forking loop creates children between sweeps.
         """
         assert self.process is not None
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self._kill_now()
+        if self.lease is not None:
+            privileges.kill_processes_of(self.lease.uid)
         for _ in range(100):
             stragglers = processes_with_token(self.token)
             if not stragglers:
@@ -212,21 +330,30 @@ class Worker:
             pass
 
     # -------------------------------------------------------------- requests
-    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None
+                ) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request and wait for its reply; on timeout or a broken reply, kill the worker and raise."""
         if not self.alive:
             raise WorkerCrashed(self._death_note())
-        deadline = time.monotonic() + (timeout if timeout is not None else self.limits.call_timeout_s)
+        wall = timeout if timeout is not None else self.limits.call_timeout_s
+        self._deadline = time.monotonic() + wall
+        self._cpu_limit = self.limits.call_cpu_s if self.limits.call_cpu_s is not None else wall
+        self._cpu_base: float | None = None
         try:
-            self._write_all(frame(header, blobs), deadline)
-            (length,) = HEADER.unpack(self._read_exact(HEADER.size, deadline))
+            self._write_all(frame(header, blobs))
+            (length,) = HEADER.unpack(self._read_exact(HEADER.size))
             if length > self.limits.max_reply_bytes:
                 raise WireError(f"reply header of {length} bytes")
-            reply = json.loads(self._read_exact(length, deadline))
-            sizes = reply.get("blob_sizes", [])
-            if not isinstance(sizes, list) or sum(int(s) for s in sizes) > self.limits.max_reply_bytes:
-                raise WireError(f"reply of more than {self.limits.max_reply_bytes} bytes")
-            reply_blobs = [self._read_exact(int(n), deadline) for n in sizes]
+            reply = json.loads(self._read_exact(length))
+            sizes = reply.get("blob_sizes", []) if isinstance(reply, dict) else []
+            if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+                raise WireError("malformed blob sizes")
+            if sum(sizes) > self.limits.max_reply_bytes:
+                raise WireError(f"reply of more than {self.limits.max_reply_bytes} bytes "
+                                f"({sum(sizes)} bytes announced)")
+            reply_blobs = [self._read_exact(n) for n in sizes]
+            if select.select([self._from_worker], [], [], 0)[0]:
+                raise WireError("the worker sent more than one reply to one request")
         except WorkerTimeout:
             self.stop()
             raise
@@ -239,24 +366,38 @@ class Worker:
             raise WorkerCrashed("malformed reply")
         return reply, reply_blobs
 
-    def _write_all(self, data: bytes, deadline: float) -> None:
+    def _check_cpu(self) -> None:
+        """Called every POLL_S while waiting: CPU time since the first poll against the per-call limit."""
+        if self.pid is None:
+            return
+        used = cpu_seconds(self.pid)
+        if self._cpu_base is None:
+            self._cpu_base = used - POLL_S  # the first quarter second is assumed busy
+            return
+        if used - self._cpu_base > self._cpu_limit:
+            raise WorkerTimeout(f"used more than {self._cpu_limit:g} s of CPU time")
+
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            remaining = deadline - time.monotonic()
+            remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("the worker stopped reading its requests")
-            _, writable, _ = select.select([], [self._to_worker], [], remaining)
+            _, writable, _ = select.select([], [self._to_worker], [], min(remaining, POLL_S))
             if writable:
                 view = view[os.write(self._to_worker, view[: 1 << 16]) :]
+            else:
+                self._check_cpu()
 
-    def _read_exact(self, n: int, deadline: float) -> bytes:
+    def _read_exact(self, n: int) -> bytes:
         chunks: list[bytes] = []
         while n:
-            remaining = deadline - time.monotonic()
+            remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("no answer within the time limit")
-            readable, _, _ = select.select([self._from_worker], [], [], remaining)
+            readable, _, _ = select.select([self._from_worker], [], [], min(remaining, POLL_S))
             if not readable:
+                self._check_cpu()
                 continue
             chunk = os.read(self._from_worker, min(n, 1 << 20))
             if not chunk:
@@ -272,6 +413,9 @@ class Worker:
             code = self.process.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             code = None
+        if self.drain is not None and self.drain.flooded:
+            return (f"the worker printed more than {self.limits.output_bytes} bytes and was stopped "
+                    "(output limit)")
         if code is None:
             return ""
         if code < 0:

@@ -117,10 +117,10 @@ class SandboxSession:
         cap = self.limits.max_reply_bytes
         try:
             outputs = None
-            if reply.get("error") is None:
-                raw = reply.get("outputs")
-                if not isinstance(raw, dict):
-                    raise ValueError("outputs missing")
+            raw = reply.get("outputs")
+            if reply.get("error") is None and not isinstance(raw, dict):
+                raise ValueError("outputs missing")
+            if isinstance(raw, dict):
                 outputs = {str(k): decode_reply_value(v, reply_blobs, cap) for k, v in raw.items()}
             after_raw = reply.get("inputs_after") or {}
             after = decode_reply_value(after_raw, reply_blobs, cap) if after_raw else {}

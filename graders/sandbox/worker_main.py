@@ -105,6 +105,7 @@ class StepError(Exception):
         self.step = step
         self.error = error
         self.where = where
+        self.partial: dict[str, Any] = {}
 
 
 #: Folder prefixes replaced by "" in tracebacks, so reports name files relative to the submission and do not
@@ -142,18 +143,33 @@ class Interpreter:
 
     def run(self, program: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         env: dict[str, Any] = {"input": inputs, "result": {}}
-        for step in program["steps"]:
-            if step["op"] == "call":
-                self.call(step, env)
-            else:
-                target = self.eval(step["target"], env)
-                target[...] = self.eval(step["value"], env)
+        try:
+            for step in program["steps"]:
+                if step["op"] == "call":
+                    self.call(step, env)
+                else:
+                    target = self.eval(step["target"], env)
+                    target[...] = self.eval(step["value"], env)
+        except StepError as exc:
+            # Keep what the steps before the failure produced (a forward's output when the backward raised),
+            # so the checks that depend only on those still get their credit.
+            exc.partial = self.completed_outputs(program, env)
+            raise
         outputs = {}
         for name, expr in program["outputs"].items():
             try:
                 outputs[name] = self.eval(expr, env)
             except Exception as exc:
                 raise OutputError(f"{name} could not be read from what was returned: {self.explain(expr, env, exc)}") from None
+        return outputs
+
+    def completed_outputs(self, program: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+        outputs = {}
+        for name, expr in program["outputs"].items():
+            try:
+                outputs[name] = self.eval(expr, env)
+            except Exception:
+                continue
         return outputs
 
     def explain(self, expr: dict[str, Any], env: dict[str, Any], error: Exception) -> str:
@@ -325,6 +341,7 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
     except StepError as exc:
         reply["error"] = {"step": exc.step, "type": type(exc.error).__name__, "message": str(exc.error)[:2000],
                           "traceback": exc.where}
+        reply["outputs"] = encoder.encode(exc.partial)["__dict__"]
     except OutputError as exc:  # e.g. the student returned None where the hand-out says (out, cache)
         reply["error"] = {"step": "outputs", "type": "OutputError", "message": str(exc)[:2000], "traceback": ""}
     except Exception as exc:  # an Assign step failing, for instance
