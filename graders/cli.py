@@ -19,10 +19,13 @@ from rich.console import Console
 from graders import assignment as assignments
 from graders.grade import PROFILES, GradeOptions, grade
 from graders.report import render_terminal_table, write_reports
+from graders.sandbox.layers import MODES as SANDBOX_MODES
+from graders.sandbox.layers import SandboxUnavailable
 from graders.submission import SubmissionError
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # the shell's convention for a Ctrl-C
 
 
 def _load_assignment(name: str) -> assignments.Assignment:
@@ -73,6 +76,8 @@ def main() -> None:
 )
 @click.option("--only", "only", multiple=True, metavar="FUNCTION",
               help="Grade only this function (repeatable); the report then covers just these.")
+@click.option("--sandbox", "sandbox_mode", type=click.Choice(SANDBOX_MODES), default="default", show_default=True,
+              help="strict: refuse to grade unless every isolation layer is active (see `nngrade doctor`).")
 @click.option("--quiet", is_flag=True, help="Do not print the score table.")
 def grade_command(
     submission: Path,
@@ -82,6 +87,7 @@ def grade_command(
     profile: str,
     python: str | None,
     only: tuple[str, ...],
+    sandbox_mode: str,
     quiet: bool,
 ) -> None:
     """Grade SUBMISSION (a folder, .zip, .py or .ipynb) and write its reports to --out."""
@@ -102,10 +108,11 @@ def grade_command(
                 python=python,
                 progress=lambda name: status.update(f"grading {name}"),
                 only=frozenset(only) or None,
+                sandbox=sandbox_mode,
             )
             report = grade(submission, assignment, options)
         write_reports(report, out_dir)
-    except SubmissionError as exc:
+    except (SubmissionError, SandboxUnavailable) as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
     if not quiet:
@@ -144,7 +151,8 @@ def _check_interpreter(python: str) -> None:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Submissions graded at once on this machine [default: the number of cores].",
+    help="Submissions graded at once on this machine [default: the number of cores; ignored with "
+    "--scheduler, where each Dask worker thread grades one at a time].",
 )
 @click.option(
     "--resume",
@@ -216,6 +224,9 @@ def batch_command(
         result = run_batch(class_dir, out_dir, options, progress=make_progress(quiet))
     except (ClassFolderError, OutputLocked, ExecutorError) as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: the entries graded so far are kept; rerun with --resume to finish", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     kept = len(result.outcomes) - len(result.graded) - len(result.failed)
     if not quiet:
         click.echo(
@@ -254,9 +265,16 @@ def list_assignments() -> None:
     multiple=True,
     help="Assignment whose catalogue to run (repeatable); default: every assignment that has one.",
 )
-@click.option("--entry", "entry_ids", multiple=True, metavar="ID",
-              help="Run only this catalogue entry (repeatable; needs one --assignment; bases are skipped).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel gradings (default: one per core).")
+@click.option(
+    "--entry",
+    "entry_ids",
+    multiple=True,
+    metavar="ID",
+    help="Run only this catalogue entry (repeatable; needs one --assignment; bases are skipped).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Parallel gradings (default: one per core)."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="standard", show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
@@ -274,6 +292,7 @@ def selftest_command(
     Exits 1 when a result is below the thresholds in the assignment file's [selftest] table.
     """
     from graders.selftest import catalogue as catalogues
+    from graders.selftest.run import JobResult
     from graders.selftest.score import ThresholdError
     from graders.selftest.suite import run_selftest
     from graders.selftest.table import print_summary
@@ -289,23 +308,43 @@ def selftest_command(
         done = [0]
         with status_console.status(f"selftest {name}", spinner="dots") as status:
 
-            def progress(result: object, status: Any = status, done: list[int] = done, name: str = name) -> None:
+            def progress(result: JobResult, status: Any = status, done: list[int] = done) -> None:
                 done[0] += 1
-                status.update(f"selftest {name}: {done[0]} graded, last {getattr(result, 'id', '')}")
+                status.update(f"selftest: {done[0]} graded, last {result.id}")
 
             try:
-                outcome = run_selftest(name, entry_ids, seed=seed, profile=profile, workers=jobs, progress=progress)
+                outcome = run_selftest(
+                    name, entry_ids, seed=seed, profile=profile, workers=jobs, progress=progress
+                )
             except (catalogues.CatalogueError, ThresholdError) as exc:
                 raise click.UsageError(str(exc)) from None
         print_summary(outcome.summary, outcome.limits, console, outcome.seconds)
         for problem in outcome.problems:
             console.print(f"[red]below threshold[/red] {name}: {problem}")
         failed = failed or not outcome.ok
-        collected.append(dict(outcome.summary.as_dict(), seconds=round(outcome.seconds, 1), problems=outcome.problems))
+        collected.append(
+            dict(outcome.summary.as_dict(), seconds=round(outcome.seconds, 1), problems=outcome.problems)
+        )
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(collected, indent=2) + "\n")
     if failed:
+        sys.exit(1)
+
+
+@main.command("doctor")
+@click.option("--python", "python", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Check the layers for workers running under this interpreter.")
+@click.option("--require-strict", is_flag=True,
+              help="Exit with status 1 unless `--sandbox strict` would grade and every probe is blocked.")
+def doctor_command(python: str | None, require_strict: bool) -> None:
+    """Show which isolation layers a worker gets here, checked by starting one and probing it."""
+    from graders.sandbox import doctor
+
+    diagnosis = doctor.examine(python)
+    for line in doctor.render(diagnosis):
+        click.echo(line)
+    if require_strict and (diagnosis.strict_missing or not doctor.healthy(diagnosis)):
         sys.exit(1)
 
 

@@ -9,7 +9,6 @@ held on every case. A timeout or a crash costs that function only: its worker is
 from __future__ import annotations
 
 import copy
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -121,13 +120,12 @@ class FunctionGrader:
     def guarded(self, case: Case) -> CaseRun:
         try:
             return self.evaluate(case)
-        except WorkerTimeout:
+        except WorkerTimeout as exc:
             printed = self.session.discard_worker()
             self.outcome.status = "timeout"
             limit = self.session.limits.call_timeout_s
-            self.outcome.message = f"did not return within {limit:g} s on {self.describe(case)}" + _tail(
-                printed
-            )
+            why = "used more CPU time than allowed" if "CPU" in str(exc) else f"did not return within {limit:g} s"
+            self.outcome.message = f"{why} on {self.describe(case)}" + _tail(printed)
             raise _Abort() from None
         except ReferenceFailure as exc:
             self.outcome.status = "error"
@@ -136,7 +134,7 @@ class FunctionGrader:
         except WorkerCrashed as exc:
             printed = self.session.discard_worker()
             self.outcome.status = "crashed"
-            self.outcome.message = f"the worker process died on {self.describe(case)}: {exc}" + _tail(printed)
+            self.outcome.message = f"the worker process stopped on {self.describe(case)}: {exc}" + _tail(printed)
             raise _Abort() from None
 
     def describe(self, case: Case) -> str:
@@ -347,6 +345,8 @@ class GradeOptions:
     progress: Callable[[str], None] | None = None
     #: Grade only these functions (the others are left out of the report); None grades all.
     only: frozenset[str] | None = None
+    #: "default" uses the isolation layers this machine offers; "strict" refuses to grade without all of them
+    sandbox: str = "default"
 
 
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
@@ -361,7 +361,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         static_forbidden = _static_scan(staged, assignment)
         hide = [str(Path(__file__).resolve().parents[1])]
         with SandboxSession(
-            staged, assignment.forbidden_imports, options.python, options.limits, hide
+            staged, assignment.forbidden_imports, options.python, options.limits, hide, options.sandbox
         ) as session:
             functions = [
                 _grade_one(
@@ -375,11 +375,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
                 )
                 for graded in selected
             ]
-            sandbox = {
-                "layers": ["process", "rlimits", "import-gate"],
-                "worker_starts": session.starts,
-                "python": options.python or sys.executable,
-            }
+            sandbox = session.describe()
     note_dependencies(functions, selected)
     if not staged.modules:
         warnings.append(

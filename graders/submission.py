@@ -150,10 +150,18 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def _write_source(dest: Path, relpath: str, data: bytes, warnings: list[str]) -> None:
+def _write_source(dest: Path, relpath: str, data: bytes, warnings: list[str], whole: bool = False) -> None:
+    """Write one source file into the staged folder; a notebook becomes a module. An unreadable notebook inside
+    a folder or zip is skipped with a warning (the rest is graded); as the whole submission it is an error."""
     target = dest / relpath
     if relpath.endswith(".ipynb"):
-        source, notes = notebook_to_module(data.decode("utf-8", "replace"), relpath)
+        try:
+            source, notes = notebook_to_module(data.decode("utf-8", "replace"), relpath)
+        except SubmissionError as exc:
+            if whole:
+                raise
+            warnings.append(f"{exc}; it was skipped")
+            return
         warnings.extend(notes)
         target = target.with_suffix(".py")
         if target.exists():
@@ -209,7 +217,7 @@ def copy_sources(source: Path, dest: Path) -> list[str]:
         except zipfile.BadZipFile as exc:
             raise SubmissionError(f"{source} is not a readable zip archive: {exc}") from None
     elif source.suffix in (".py", ".ipynb"):
-        _write_source(dest, importable_name(source.stem) + source.suffix, source.read_bytes(), warnings)
+        _write_source(dest, importable_name(source.stem) + source.suffix, source.read_bytes(), warnings, whole=True)
     else:
         raise SubmissionError(f"{source}: a submission is a folder, a .zip, a .py or an .ipynb file")
     return warnings

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,15 +73,21 @@ def _base_name(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
 
 
-def discover(class_dir: Path) -> Discovery:
-    """Every submission directly inside ``class_dir`` (folders, .zip, .py, .ipynb), hidden ones skipped,
-    with unique safe names, in sorted order. Raises :class:`ClassFolderError` when there is nothing to grade."""
+def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
+    """Every submission directly inside ``class_dir`` (folders, .zip, .py, .ipynb), hidden ones and
+    ``exclude`` (the output folder, when it lives inside the class folder) skipped, with unique safe names,
+    in sorted order. Raises :class:`ClassFolderError` when there is nothing to grade."""
     if not class_dir.exists():
         raise ClassFolderError(f"class folder {class_dir} does not exist")
     if not class_dir.is_dir():
         raise ClassFolderError(f"{class_dir} is not a folder: give the folder that holds one entry per student")
+    excluded = {p.resolve() for p in exclude}
     children = sorted(
-        (p for p in class_dir.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"),
+        (
+            p
+            for p in class_dir.iterdir()
+            if not p.name.startswith(".") and p.name != "__MACOSX" and p.resolve() not in excluded
+        ),
         key=lambda p: (p.name.casefold(), p.name),
     )
     candidates = [p for p in children if _is_entry(p)]

@@ -180,7 +180,7 @@ class DaskExecutor(_Closing):
             )
             entries[future.key] = _entry_of(task)
             futures.append(future)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=self.client.loop):
             entry = entries[future.key]
             try:
                 result = future.result()

@@ -70,7 +70,7 @@ class RichProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[last]}", style="dim"),
+            TextColumn("{task.fields[last]}", style="dim", markup=False),
             console=self.console,
         )
         self.task: TaskID | None = None
@@ -78,8 +78,8 @@ class RichProgress:
 
     def start(self, total: int, to_grade: int, description: str) -> None:
         if total > to_grade:
-            self.console.print(f"{total - to_grade} of {total} entries already graded (--resume): kept")
-        self.console.print(f"grading {to_grade} entries with {description}")
+            self._say(f"{total - to_grade} of {total} entries already graded (--resume): kept")
+        self._say(f"grading {to_grade} entries with {description}")
         self.progress.start()
         self.task = self.progress.add_task("grading", total=to_grade, last="")
 
@@ -87,12 +87,16 @@ class RichProgress:
         if outcome.reused or self.task is None:
             return
         if outcome.report is None:
-            self.progress.console.print(f"[red]{describe_outcome(done, total, outcome)}[/red]")
+            self._say(describe_outcome(done, total, outcome), style="red")
         last = describe_outcome(done, total, outcome).split(" ", 2)[2]
         self.progress.update(self.task, advance=1, last=last)
 
     def close(self) -> None:
         self.progress.stop()
+
+    def _say(self, text: str, style: str | None = None) -> None:
+        """Print above the bar, verbatim: entry names and error messages are not rich markup."""
+        self.progress.console.print(text, style=style, markup=False, highlight=False)
 
 
 def make_progress(quiet: bool = False) -> BatchProgress:

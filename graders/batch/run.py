@@ -60,7 +60,7 @@ class BatchOptions:
     scheduler: str | None = None  # tcp://HOST:PORT of a Dask scheduler; None: local workers
     entry_timeout_s: float = DEFAULT_ENTRY_TIMEOUT_S
     #: overrides of the sandbox limits (graders.sandbox.process.Limits fields), part of the resume key
-    limits: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +103,7 @@ class _Batch:
         self.progress = progress
         self.assignment = assignments.load(options.assignment)
         self.fingerprint = assignment_fingerprint(self.assignment.data)
-        self.discovery = discover(class_dir)
+        self.discovery = discover(class_dir, exclude=[out_dir])
         self.store = OutputStore(out_dir)
         self.entries = {e.name: e for e in self.discovery.entries}
         self.keys: dict[str, dict[str, Any]] = {}
@@ -149,8 +149,7 @@ class _Batch:
             details = {"source": entry.source, "score": result.score, "max_score": result.max_score,
                        "duration_s": result.duration_s}
             self.store.commit(entry.name, key, result.status, result.files, details)
-            report = json.loads(result.files["report.json"])
-            outcome = EntryOutcome(entry.name, entry.source, result.status, report)
+            outcome = EntryOutcome(entry.name, entry.source, result.status, result.report)
             self.graded.append(entry.name)
         _log_graded(entry.name, result.status, key["content_hash"])
         self.record(outcome)

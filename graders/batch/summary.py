@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 import numpy as np
@@ -62,6 +61,14 @@ class FunctionSummary:
         return sum(1 for s in self.scores if s == value) / len(self.scores) if self.scores else 0.0
 
 
+@dataclass(frozen=True)
+class SlowEntry:
+    entry: str
+    duration_s: float
+    student_s: float
+    score: float
+
+
 @dataclass
 class ClassSummary:
     assignment: str
@@ -71,7 +78,7 @@ class ClassSummary:
     totals: list[float]
     total_histogram: str
     functions: list[FunctionSummary]
-    slowest: list[dict[str, Any]]
+    slowest: list[SlowEntry]
     counts: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -123,14 +130,13 @@ def histogram_png(values: Sequence[float], top: float, label: str) -> bytes:
         warnings.simplefilter("ignore")
         figure = Figure(figsize=(3.4, 1.7), dpi=80)
         FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
+        axes = figure.add_axes((0.15, 0.27, 0.81, 0.67))  # fixed: tight_layout doubled the cost per plot
         axes.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#3b6ea8", edgecolor="white")
         axes.set_xlim(0.0, upper)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.tick_params(labelsize=7)
         axes.set_xlabel(label, fontsize=7)
         axes.set_ylabel("students", fontsize=7)
-        figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
     return buffer.getvalue()
@@ -158,15 +164,15 @@ def summarise(assignment: str, title: str, function_max: dict[str, float], max_s
     totals = [float(r.get("score", 0.0)) for r in reports]
     graded = [(o, o.report) for o in outcomes if o.status == "graded" and o.report is not None]
     slowest = [
-        {
-            "entry": outcome.entry,
-            "duration_s": float(report.get("duration_s", 0.0)),
-            "student_s": sum(float(f.get("student_s", 0.0)) for f in report.get("functions", [])),
-            "score": float(report.get("score", 0.0)),
-        }
+        SlowEntry(
+            outcome.entry,
+            float(report.get("duration_s", 0.0)),
+            sum(float(f.get("student_s", 0.0)) for f in report.get("functions", [])),
+            float(report.get("score", 0.0)),
+        )
         for outcome, report in graded
     ]
-    slowest.sort(key=lambda row: (-row["duration_s"], row["entry"]))
+    slowest.sort(key=lambda row: (-row.duration_s, row.entry))
     return ClassSummary(
         assignment,
         title,

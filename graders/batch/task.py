@@ -54,7 +54,7 @@ class Task:
     python: str | None = None
     grader_version: str = ""
     #: overrides of the sandbox limits (graders.sandbox.process.Limits field -> value)
-    limits: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -78,6 +78,7 @@ class Result:
     duration_s: float = 0.0
     files: dict[str, bytes] = field(default_factory=dict)
     error: str = ""
+    report: dict[str, Any] | None = None  # report.json, parsed (None when failed)
 
 
 # ------------------------------------------------------------------ worker side
@@ -207,4 +208,14 @@ def parse_result(text: object, expected: Collection[str]) -> Result:
     error = data.get("error", "")
     if not isinstance(error, str):
         raise ValueError(f"{entry}: error is not text")
-    return Result(entry, status, numbers["score"], numbers["max_score"], numbers["duration_s"], files, error)
+    report = None
+    if status != FAILED:
+        try:
+            report = json.loads(files["report.json"])
+        except ValueError as exc:
+            raise ValueError(f"{entry}: report.json is not JSON ({exc})") from None
+        if not isinstance(report, dict) or not isinstance(report.get("functions"), list):
+            raise ValueError(f"{entry}: report.json is not a report")
+    return Result(
+        entry, status, numbers["score"], numbers["max_score"], numbers["duration_s"], files, error, report
+    )

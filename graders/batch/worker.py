@@ -47,6 +47,10 @@ class WorkerFailure(Exception):
     """The grading worker died, broke the protocol or ran past the entry time limit (it has been stopped)."""
 
 
+class _PastDeadline(Exception):
+    """No result line within the entry time limit (not TimeoutError: that is an OSError, a broken pipe's kin)."""
+
+
 # ------------------------------------------------------------------ parent side
 class _StderrTail(threading.Thread):
     """Drains a worker's stderr so it never blocks, keeping the last bytes for error messages."""
@@ -114,8 +118,8 @@ class GradingWorker:
         except (OSError, EOFError) as exc:
             self.stop()
             raise WorkerFailure(f"the grading worker died ({exc}){self._last_words()}") from None
-        except TimeoutError:
-            self.stop(graceful=False)
+        except _PastDeadline:
+            self.stop()
             raise WorkerFailure(
                 f"grading did not finish within the entry time limit of {timeout_s:g} s"
             ) from None
@@ -128,7 +132,7 @@ class GradingWorker:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError
+                raise _PastDeadline
             readable, _, _ = select.select([fd], [], [], remaining)
             if readable:
                 chunk = os.read(fd, 1 << 20)
@@ -147,24 +151,23 @@ class GradingWorker:
         tail = self.stderr.text() if self.stderr is not None else ""
         return status + (f"; its last output:\n{tail}" if tail else "")
 
-    def stop(self, graceful: bool = True) -> None:
+    def stop(self) -> None:
         """End the worker: EOF on its task pipe (an idle worker exits at once), then SIGTERM (a busy one
-        stops its sandbox and exits), then SIGKILL. ``graceful=False`` skips waiting for the EOF."""
+        stops its sandbox and exits), then SIGKILL."""
         process = self.process
         if process is None:
             return
         with contextlib.suppress(OSError):
             if process.stdin is not None:
                 process.stdin.close()
-        steps = (None, signal.SIGTERM, signal.SIGKILL) if graceful else (signal.SIGTERM, signal.SIGKILL)
-        for sig in steps:
+        for sig, wait_s in ((None, 1.0), (signal.SIGTERM, GRACE_S), (signal.SIGKILL, GRACE_S)):
             if process.poll() is not None:
                 break
             if sig is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=GRACE_S)
+                process.wait(timeout=wait_s)
         if self.stderr is not None:
             self.stderr.join(timeout=GRACE_S)
         if process.stdout is not None:

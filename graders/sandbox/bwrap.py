@@ -3,8 +3,8 @@ system made of read-only binds of the interpreter and the worker's folder, tmpfs
 
 Started as the worker's uid, never by root: bwrap started by root maps the worker to root outside, where the
 process limit does not apply. The worker's folder is bound at its own path (so paths, tracebacks and the
-protocol are the same with or without bwrap) and its private temporary folder read-write. The options travel
-through a pipe (``--args FD``), and a one-line ``sh`` inside takes the script's path from the environment, so
+protocol are the same with or without bwrap), its temporary folder and submission copy read-write. The options
+travel through a pipe (``--args FD``), and a one-line ``sh`` inside takes the script's path from the environment, so
 the bwrap processes' own command lines name neither the worker script nor its folder: a process listing shows
 one worker process per worker, the interpreter.
 """
@@ -30,8 +30,9 @@ def executable() -> str | None:
     return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
 
 
-def options(read_only: list[str], workdir: Path | None, tmp: Path | None) -> list[str]:
-    """bwrap's options, without the command: ``workdir`` read-only and ``tmp`` read-write at their own paths."""
+def options(read_only: list[str], workdir: Path | None, writable: list[Path] | None = None) -> list[str]:
+    """bwrap's options, without the command: ``workdir`` read-only and the ``writable`` folders in it
+    read-write, each at its own path."""
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for name in MERGED_USR:
@@ -46,8 +47,8 @@ def options(read_only: list[str], workdir: Path | None, tmp: Path | None) -> lis
             args += ["--ro-bind", path, path]
     if workdir is not None:
         args += ["--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
-    if tmp is not None:
-        args += ["--bind", str(tmp), str(tmp)]
+    for folder in writable or []:
+        args += ["--bind", str(folder), str(folder)]
     return args
 
 

@@ -124,7 +124,7 @@ def probe_bwrap(executable: str, python: str, read_paths: list[str], uid: int | 
         return str(exc)
     read, write = os.pipe()
     try:
-        os.write(write, b"\0".join(a.encode() for a in bwrap.options(read_paths, None, None)) + b"\0")
+        os.write(write, b"\0".join(a.encode() for a in bwrap.options(read_paths, None)) + b"\0")
         os.close(write)
         write = -1
         done = subprocess.run(
@@ -216,13 +216,15 @@ def _detect(python: str | None, mode: str) -> Plan:
                 tuple(read_paths), missing)
 
 
-def describe(chosen: Plan, active: list[str], starts: int) -> dict[str, Any]:
+def describe(chosen: Plan, active: list[str], starts: int, refusals: dict[str, str] | None = None
+             ) -> dict[str, Any]:
     """The report's ``sandbox`` entry: the layers every worker confirmed, and why the others are absent."""
     wanted = ("landlock", "seccomp", "uid", "bwrap")
+    reasons = {**chosen.missing, **(refusals or {})}
     return {
         "mode": chosen.mode,
         "layers": [n for n in (*BASE_LAYERS, *wanted) if n in active],
-        "missing": {n: chosen.missing.get(n, "not confirmed by the worker") for n in wanted if n not in active},
+        "missing": {n: reasons.get(n, "not confirmed by the worker") for n in wanted if n not in active},
         "worker_starts": starts,
         "python": chosen.python,
         "numpy": chosen.numpy,

@@ -1,7 +1,9 @@
 """The parent's handle on one sandbox worker process.
 
 Layer 0 of the isolation (standard library only): a separate interpreter started with ``-I`` in its own
-session, an empty environment, a private working directory holding a fresh copy of the submission, resource
+session, an empty environment, a private working directory holding a fresh copy of the submission (the only
+place besides its temporary folder where it may write: the book's MNIST loader caches a pickle beside itself;
+the copy is discarded with the worker), resource
 limits (memory, file size, open files, CPU, processes), wall-clock and CPU limits on every request, stdout and
 stderr drained into a capped buffer (a flood past ``output_bytes`` kills the worker), a reply that must come
 alone, and clean-up that kills every process of the worker until none is left.
@@ -13,6 +15,7 @@ hello, before any student code is imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -40,6 +43,9 @@ WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py")
 SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives",
                "/dev/urandom", "/dev/zero")
 POLL_S = 0.25
+#: Replies to earlier requests skipped before a request's own (student code can write a forged frame to the
+#: reply pipe; the genuine reply it preceded then arrives late and is recognised by its sequence number).
+MAX_STALE_REPLIES = 4
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,14 @@ def _apply_limits(limits: Limits, uid: int | None) -> None:
         privileges.drop_to(uid, limits.processes)
 
 
+def _give(folder: Path, uid: int) -> None:
+    """Hand a folder of the worker's (its temporary folder, its fresh copy of the submission) to its uid."""
+    os.chown(folder, uid, uid)
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
 class OutputDrain(threading.Thread):
     """Reads the worker's stdout/stderr so a print flood never blocks it; keeps only the first bytes, and
     calls ``on_flood`` once when the total passes ``limit``."""
@@ -169,6 +183,7 @@ class Worker:
         self.pid: int | None = None  # the interpreter's pid (under bwrap, not the Popen's)
         self.layers: list[str] = []
         self.hello: dict[str, Any] = {}
+        self._seq = 0
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> dict[str, Any]:
@@ -177,10 +192,15 @@ class Worker:
             shutil.copyfile(HERE / name, self.workdir / name)
         tmp = self.workdir / "tmp"
         tmp.mkdir(mode=0o700, exist_ok=True)
+        submission = self.workdir / "submission"
         if plan.uid:
-            self.lease = privileges.lease_uid()
-            os.chown(tmp, self.lease.uid, self.lease.uid)
             os.chmod(self.workdir, 0o755)
+            if not privileges.reachable_by_others(self.workdir):
+                raise WorkerCrashed(f"{self.workdir} is not reachable by the worker's uid (a folder above it "
+                                    "is not o+x): SandboxSession chooses a reachable one")
+            self.lease = privileges.lease_uid()
+            for folder in (tmp, submission):
+                _give(folder, self.lease.uid)
         uid = self.lease.uid if self.lease else None
         script = str(self.workdir / "worker_main.py")
         child_in, self._to_worker = os.pipe()
@@ -201,7 +221,7 @@ class Worker:
         args_read = -1
         if plan.bwrap:
             args_read, args_write = os.pipe()
-            options = bwrap.options([*plan.read_paths], self.workdir, tmp)
+            options = bwrap.options([*plan.read_paths], self.workdir, [tmp, submission])
             os.write(args_write, b"".join(a.encode() + b"\0" for a in options))
             os.close(args_write)
             pass_fds.append(args_read)
@@ -223,6 +243,14 @@ class Worker:
                 start_new_session=True,
                 preexec_fn=lambda: _apply_limits(limits, uid),
             )
+        except BaseException:
+            os.close(out_read)
+            for fd in (self._to_worker, self._from_worker):
+                os.close(fd)
+            if self.lease is not None:
+                self.lease.release()
+                self.lease = None
+            raise
         finally:
             for fd in (child_in, child_out, out_write, args_read):
                 if fd >= 0:
@@ -234,7 +262,7 @@ class Worker:
             "landlock": plan.landlock,
             "seccomp": plan.seccomp,
             "read": [*plan.read_paths, *SYSTEM_READ, str(self.workdir)],
-            "write": [str(tmp), "/dev/null"],
+            "write": [str(tmp), str(submission), "/dev/null"],
         }
         reply, _ = self.request({"op": "hello", "confine": confine}, [], limits.start_timeout_s)
         self.hello = reply
@@ -277,10 +305,8 @@ class Worker:
                 pass
         self._kill_group()
         for fd in (self._to_worker, self._from_worker):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._to_worker = self._from_worker = -1
         if self.drain is not None:
             self.drain.join(timeout=2.0)
@@ -292,10 +318,8 @@ class Worker:
     def _kill_now(self) -> None:
         """SIGKILL the worker's process group at once (from the output drain, on a flood)."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _members(self) -> list[int]:
         """Every live process of this worker: by uid when it has its own (a process cannot shed its uid),
@@ -314,20 +338,16 @@ class Worker:
         self._kill_now()
         if self.lease is not None:
             privileges.kill_processes_of(self.lease.uid)
-        for _ in range(100):
+        for _ in range(100 if self.lease is None else 0):
             stragglers = processes_with_token(self.token)
             if not stragglers:
                 break
             for pid in stragglers:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
             time.sleep(0.005)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            pass
 
     # -------------------------------------------------------------- requests
     def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None
@@ -339,20 +359,19 @@ class Worker:
         self._deadline = time.monotonic() + wall
         self._cpu_limit = self.limits.call_cpu_s if self.limits.call_cpu_s is not None else wall
         self._cpu_base: float | None = None
+        self._seq += 1
         try:
-            self._write_all(frame(header, blobs))
-            (length,) = HEADER.unpack(self._read_exact(HEADER.size))
-            if length > self.limits.max_reply_bytes:
-                raise WireError(f"reply header of {length} bytes")
-            reply = json.loads(self._read_exact(length))
-            sizes = reply.get("blob_sizes", []) if isinstance(reply, dict) else []
-            if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
-                raise WireError("malformed blob sizes")
-            if sum(sizes) > self.limits.max_reply_bytes:
-                raise WireError(f"reply of more than {self.limits.max_reply_bytes} bytes "
-                                f"({sum(sizes)} bytes announced)")
-            reply_blobs = [self._read_exact(n) for n in sizes]
-            if select.select([self._from_worker], [], [], 0)[0]:
+            self._write_all(frame(dict(header, seq=self._seq), blobs))
+            for _ in range(MAX_STALE_REPLIES + 1):
+                reply, reply_blobs = self._read_frame()
+                seq = reply.get("seq")
+                if seq == self._seq:
+                    break
+                if not (isinstance(seq, int) and 0 < seq < self._seq):
+                    raise WireError(f"a reply out of sequence ({str(seq)[:20]}, expected {self._seq})")
+            else:
+                raise WireError("too many replies to earlier requests")
+            if select.select([self._from_worker], [], [], 0)[0] and os.read(self._from_worker, 1):
                 raise WireError("the worker sent more than one reply to one request")
         except WorkerTimeout:
             self.stop()
@@ -361,10 +380,22 @@ class Worker:
             note = self._death_note()
             self.stop()
             raise WorkerCrashed(f"{note} ({exc})" if note else str(exc)) from None
-        if not isinstance(reply, dict):
-            self.stop()
-            raise WorkerCrashed("malformed reply")
         return reply, reply_blobs
+
+    def _read_frame(self) -> tuple[dict[str, Any], list[bytes]]:
+        """One reply frame, its announced sizes checked against the limit before anything is read."""
+        (length,) = HEADER.unpack(self._read_exact(HEADER.size))
+        if length > self.limits.max_reply_bytes:
+            raise WireError(f"reply header of {length} bytes")
+        reply = json.loads(self._read_exact(length))
+        if not isinstance(reply, dict):
+            raise WireError("malformed reply")
+        sizes = reply.get("blob_sizes", [])
+        if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+            raise WireError("malformed blob sizes")
+        if sum(sizes) > self.limits.max_reply_bytes:
+            raise WireError(f"reply of more than {self.limits.max_reply_bytes} bytes ({sum(sizes)} bytes announced)")
+        return reply, [self._read_exact(n) for n in sizes]
 
     def _check_cpu(self) -> None:
         """Called every POLL_S while waiting: CPU time since the first poll against the per-call limit."""

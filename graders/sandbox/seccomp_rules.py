@@ -14,6 +14,7 @@ Calls from other architectures (x32, i386) are killed by libseccomp's default ba
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from types import ModuleType
@@ -74,9 +75,7 @@ def install() -> dict[str, Any]:
     me = os.getpid()
     for name in SELF_SIGNALS:
         rules.add_rule(deny, name, sc.Arg(0, sc.NE, me))
-    try:
+    with contextlib.suppress(OSError, ValueError, RuntimeError, AttributeError):
         rules.set_attr(sc.Attr.CTL_TSYNC, 1)
-    except (OSError, ValueError, RuntimeError, AttributeError):
-        pass
     rules.load()
     return {"binding": sc.__name__, "denied": len(DENIED) - len(skipped), "skipped": skipped}

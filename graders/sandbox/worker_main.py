@@ -18,21 +18,28 @@ through a spec's program without a subprocess.
 
 from __future__ import annotations
 
+import _thread
+import gc
 import importlib
 import importlib.abc
+import importlib.util
 import io
 import json
 import os
+import signal
 import struct
 import sys
 import time
 import traceback
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 HEADER = struct.Struct(">I")
 MAX_REPR = 200
+SANDBOX_NOTE = ("refused by the grader's sandbox: student code may not start processes, use the network, "
+                "signal other processes or touch files outside its own folder")
 
 
 # ------------------------------------------------------------------ encoding
@@ -160,7 +167,8 @@ class Interpreter:
             try:
                 outputs[name] = self.eval(expr, env)
             except Exception as exc:
-                raise OutputError(f"{name} could not be read from what was returned: {self.explain(expr, env, exc)}") from None
+                why = self.explain(expr, env, exc)
+                raise OutputError(f"{name} could not be read from what was returned: {why}") from None
         return outputs
 
     def completed_outputs(self, program: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
@@ -284,15 +292,20 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
+#: The sequence number of the request being answered, echoed in its reply (the parent matches them up).
+CURRENT_SEQ: list[Any] = [None]
+
+
 def receive(fd: int) -> tuple[dict[str, Any], list[bytes]]:
     (length,) = HEADER.unpack(read_exact(fd, HEADER.size))
     header = json.loads(read_exact(fd, length))
     blobs = [read_exact(fd, n) for n in header.get("blob_sizes", [])]
+    CURRENT_SEQ[0] = header.get("seq")
     return header, blobs
 
 
 def send(fd: int, header: dict[str, Any], blobs: list[bytes]) -> None:
-    header = dict(header, blob_sizes=[len(b) for b in blobs])
+    header = dict(header, blob_sizes=[len(b) for b in blobs], seq=CURRENT_SEQ[0])
     data = json.dumps(header).encode()
     os.write(fd, HEADER.pack(len(data)))
     for part in (data, *blobs):
@@ -302,10 +315,132 @@ def send(fd: int, header: dict[str, Any], blobs: list[bytes]) -> None:
             view = view[written:]
 
 
+# ------------------------------------------------------------------ confinement and hygiene
+def _sibling(name: str) -> ModuleType:
+    """Import a module copied beside this script under a private name (a student's ``landlock.py`` or
+    ``seccomp_rules.py`` must neither shadow it nor be shadowed by it)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_nngrade_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc (bwrap): Python's own count, which misses threads started from C
+        return _thread._count() + 1
+
+
+def confine(spec: dict[str, Any]) -> dict[str, Any]:
+    """Apply Landlock, then seccomp, to this process, before any student code runs. Each entry of the result
+    is True (applied) or why not; the parent decides whether that is acceptable (strict mode)."""
+    result: dict[str, Any] = {}
+    if not (spec.get("landlock") or spec.get("seccomp")):
+        return result
+    here = os.path.dirname(os.path.abspath(__file__))
+    seccomp_rules = None
+    if spec.get("seccomp"):
+        try:
+            seccomp_rules = _sibling("seccomp_rules")
+            seccomp_rules.binding()  # loads libseccomp now: Landlock would hide what its loader looks at
+        except Exception as exc:
+            result["seccomp"] = f"{type(exc).__name__}: {exc}"
+            seccomp_rules = None
+    if spec.get("landlock"):
+        try:
+            threads = _thread_count()
+            if threads != 1:
+                raise RuntimeError(f"{threads} threads at confinement: Landlock would cover only one")
+            _sibling("landlock").restrict([*spec.get("read", []), here], list(spec.get("write", [])))
+            result["landlock"] = True
+        except Exception as exc:
+            result["landlock"] = f"{type(exc).__name__}: {exc}"
+    if seccomp_rules is not None:
+        try:
+            seccomp_rules.install()
+            result["seccomp"] = True
+        except Exception as exc:
+            result["seccomp"] = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft", "numpy.lib", "numpy.testing", "builtins",
+                   "math")
+
+
+def _fingerprint() -> list[tuple[str, str, int]]:
+    """Identity of every attribute of NumPy's main namespaces and of builtins (ids only: comparing the values
+    themselves could call a student's ``__eq__``)."""
+    prints = []
+    for name in WATCHED_MODULES:
+        module = sys.modules.get(name)
+        prints.append((name, "", id(module)))
+        if module is not None:
+            prints += [(name, key, id(value)) for key, value in list(vars(module).items())]
+    return prints
+
+
+class Hygiene:
+    """What one student call may leave behind, undone or reported after each run.
+
+    Undone quietly: a changed working directory, replaced sys.stdout/stderr, recursion limit, signal handlers.
+    Reported as ``tainted`` (the parent then replaces the worker before the next function, so one function's
+    mess cannot cost another): threads still running, pending timers, NumPy or builtins patched, the import
+    gate removed.
+    """
+
+    def __init__(self, gate: ImportGate) -> None:
+        self.gate = gate
+        self.cwd = os.getcwd()
+        self.recursion = sys.getrecursionlimit()
+        self.handlers = {s: signal.getsignal(s) for s in signal.valid_signals()
+                         if s not in (signal.SIGKILL, signal.SIGSTOP)}
+        self.threads = _thread._count()
+        self.fingerprint = _fingerprint()
+
+    def after_run(self) -> list[str]:
+        tainted = []
+        if _thread._count() > self.threads:
+            tainted.append("threads were left running")
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            if signal.getitimer(timer) != (0.0, 0.0):
+                signal.setitimer(timer, 0)
+                tainted.append("a timer was left pending")
+        for number, handler in self.handlers.items():
+            try:
+                if signal.getsignal(number) is not handler:
+                    signal.signal(number, handler)
+            except (OSError, ValueError, TypeError):
+                pass
+        try:
+            if os.getcwd() != self.cwd:
+                os.chdir(self.cwd)
+        except OSError:
+            tainted.append("the working directory was removed")
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        sys.setrecursionlimit(self.recursion)
+        if sys.meta_path[:1] != [self.gate]:
+            tainted.append("the import hooks were changed")
+            sys.meta_path[:] = [self.gate, *(f for f in sys.meta_path if f is not self.gate)]
+        if _fingerprint() != self.fingerprint:
+            tainted.append("NumPy or builtins were modified")
+        return tainted
+
+
+def forbidden_loaded(forbidden: set[str]) -> list[str]:
+    """Forbidden libraries present in sys.modules, however they got there (e.g. with the gate removed)."""
+    return sorted({name for name in list(sys.modules) if name.partition(".")[0] in forbidden})
+
+
+# ------------------------------------------------------------------ serving
 def serve(in_fd: int, out_fd: int) -> None:
     modules: dict[str, Any] = {}
     gate = ImportGate(blocked={"reference", "graders"}, forbidden=set())
     sys.meta_path.insert(0, gate)
+    hygiene: Hygiene | None = None
     while True:
         try:
             request, blobs = receive(in_fd)
@@ -316,32 +451,46 @@ def serve(in_fd: int, out_fd: int) -> None:
             send(out_fd, {"ok": True}, [])
             return
         if op == "hello":
-            send(out_fd, {"ok": True, "python": sys.version.split()[0], "numpy": np.__version__}, [])
+            applied = confine(request.get("confine") or {})
+            hygiene = Hygiene(gate)
+            send(out_fd, {"ok": True, "python": sys.version.split()[0], "numpy": np.__version__,
+                          "layers": applied}, [])
         elif op == "load":
             gate.forbidden = set(request.get("forbidden", []))
             for prefix in request.get("hide_paths", []):
                 sys.path[:] = [p for p in sys.path if not os.path.abspath(p or ".").startswith(prefix)]
+            before = forbidden_loaded(gate.forbidden)
             modules, report = load_modules(request, gate)
+            sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in before and m not in gate.attempts]
+            gate.attempts += sneaked
+            hygiene = Hygiene(gate)  # what the modules did at import time is the baseline, not a taint
+            gc.collect()
+            gc.freeze()  # later full collections look only at what student calls create: microseconds
             send(out_fd, {"ok": True, "modules": report, "forbidden": gate.attempts}, [])
         elif op == "run":
-            handle_run(out_fd, request, blobs, modules, gate)
+            handle_run(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate))
         else:
             send(out_fd, {"ok": False, "error": f"unknown op {op!r}"}, [])
 
 
-def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate) -> None:
+def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
+               hygiene: Hygiene) -> None:
     inputs = {name: decode(node, blobs) for name, node in request["inputs"].items()}
     interpreter = Interpreter(modules)
     attempts_before = len(gate.attempts)
+    loaded_before = forbidden_loaded(gate.forbidden)
     encoder = Encoder()
     reply: dict[str, Any] = {"ok": True, "error": None}
+    outputs: Any = None
     try:
         outputs = interpreter.run(request["program"], inputs)
         reply["outputs"] = encoder.encode(outputs)["__dict__"]
     except StepError as exc:
-        reply["error"] = {"step": exc.step, "type": type(exc.error).__name__, "message": str(exc.error)[:2000],
+        message = str(exc.error)[:2000]
+        if isinstance(exc.error, PermissionError):
+            message += f" ({SANDBOX_NOTE})"
+        reply["error"] = {"step": exc.step, "type": type(exc.error).__name__, "message": message,
                           "traceback": exc.where}
-        reply["outputs"] = encoder.encode(exc.partial)["__dict__"]
     except OutputError as exc:  # e.g. the student returned None where the hand-out says (out, cache)
         reply["error"] = {"step": "outputs", "type": "OutputError", "message": str(exc)[:2000], "traceback": ""}
     except Exception as exc:  # an Assign step failing, for instance
@@ -349,13 +498,20 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
                           "traceback": student_traceback(exc)}
     if request.get("return_inputs"):
         reply["inputs_after"] = encoder.encode({k: inputs[k] for k in request["return_inputs"] if k in inputs})
+    # Drop what the student returned and collect it now: a __del__ runs on this request's clock, not the next's.
+    del outputs, inputs, interpreter.modules
+    gc.collect()
     reply["student_s"] = interpreter.student_s
-    reply["forbidden"] = gate.attempts[attempts_before:]
+    sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in loaded_before]
+    reply["forbidden"] = gate.attempts[attempts_before:] + sneaked
+    tainted = hygiene.after_run()
+    if tainted:
+        reply["tainted"] = tainted
     send(out_fd, reply, encoder.blobs)
 
 
 def main() -> None:
-    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
+    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])  # argv[3], if any, only labels the process
     serve(in_fd, out_fd)
 
 

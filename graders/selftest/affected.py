@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import lru_cache
 
 from graders.assignment import Assignment
 from graders.grade import _first_case
@@ -77,8 +78,12 @@ def changed_units(before: Tree, after: Tree) -> set[str]:
 
 
 def _units_or_none(data: bytes | None) -> dict[str, tuple[str, frozenset[str]]] | None:
-    if data is None:
-        return {}
+    return {} if data is None else _parsed(data)
+
+
+@lru_cache(maxsize=512)
+def _parsed(data: bytes) -> dict[str, tuple[str, frozenset[str]]] | None:
+    """The units of one file's content (cached: every entry of a catalogue shares its base's files)."""
     try:
         return units(data.decode())
     except (SyntaxError, UnicodeDecodeError, ValueError):
@@ -128,7 +133,7 @@ def called_names(assignment: Assignment) -> dict[str, set[str]]:
 def affected_functions(
     assignment: Assignment, before: Tree, after: Tree, always: Iterable[str] = ()
 ) -> list[str]:
-    """The assignment's graded functions (in assignment order) whose code can see the edit, plus ``always``."""
+    """The graded functions (in the assignment's order) whose code can see the edit, plus ``always``."""
     changed = changed_units(before, after)
     graph = uses(before)
     for name, mentioned in uses(after).items():

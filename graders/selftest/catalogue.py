@@ -74,7 +74,7 @@ class Entry:
         return self.kind == "mutant"
 
     def tree(self) -> Tree:
-        """The entry's submission: its base with the patches applied (PatchError if a snippet does not match)."""
+        """The entry's submission: its base with the patches applied (PatchError: a snippet is stale)."""
         return apply_patches(base_tree(self.base), self.patches, self.id)
 
 

@@ -47,7 +47,9 @@ def apply_patches(files: Tree, patches: Iterable[Patch], name: str = "patch") ->
         text = files[patch.path].decode()
         count = text.count(patch.old)
         if count != 1:
-            raise PatchError(f"{name}: a patch for {patch.path} matches {count} times (must be once):\n{patch.old}")
+            raise PatchError(
+                f"{name}: a patch for {patch.path} matches {count} times (must be once):\n{patch.old}"
+            )
         files[patch.path] = text.replace(patch.old, patch.new).encode()
     return files
 

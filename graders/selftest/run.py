@@ -75,13 +75,17 @@ def run_job(job: Job, seed: int, profile: str) -> JobResult:
             write_tree(tree, folder)
             report = grade(folder, assignment, GradeOptions(seed=seed, profile=profile, only=only))
     except Exception:
-        return JobResult(job.id, error=traceback.format_exc(limit=4), duration_s=time.perf_counter() - started)
+        return JobResult(
+            job.id, error=traceback.format_exc(limit=4), duration_s=time.perf_counter() - started
+        )
     return summarise(job.id, report, time.perf_counter() - started)
 
 
 def summarise(job_id: str, report: dict[str, Any], duration_s: float) -> JobResult:
     functions = report["functions"]
-    lost = {f["name"]: round(f["max_score"] - f["score"], 6) for f in functions if f["score"] < f["max_score"]}
+    lost = {
+        f["name"]: round(f["max_score"] - f["score"], 6) for f in functions if f["score"] < f["max_score"]
+    }
     return JobResult(
         id=job_id,
         graded=tuple(f["name"] for f in functions),

@@ -185,10 +185,11 @@ class Summary:
 
 def summarise(catalogue: Catalogue, results: Mapping[str, JobResult], complete: bool = True) -> Summary:
     """Rows for the bases graded (first) and every entry of ``catalogue``, in catalogue order."""
+    bases = [(f"base:{name}", results.get(f"base:{name}")) for name in catalogue.bases]
     rows = [
         Row(job_id, "base", "(all)", "the correct base submission", outcome(None, result), None, result)
-        for job_id, result in results.items()
-        if job_id.startswith("base:")
+        for job_id, result in bases
+        if result is not None
     ]
     for entry in catalogue.entries:
         result = results.get(entry.id, JobResult(entry.id, error="not graded"))

@@ -1,4 +1,4 @@
-"""One selftest run for one assignment: load its catalogue, grade everything, score it against its thresholds."""
+"""One selftest run of one assignment: load its catalogue, grade everything, score it against thresholds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The selftest's printed table: one line per entry, then the summary against the thresholds."""
+"""The selftest's printed table: one line per entry, then the summary against the thresholds.
+
+The entry table keeps to what fits a terminal: the entry, its target, the outcome and a note (where else points
+were lost, whether the diagnosis named the bug, or what went wrong). The bug pattern is added as a column when
+the console is wide enough; ``--json`` has everything.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +12,71 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
-from graders.selftest.score import BROKEN, CAUGHT, ELSEWHERE, FALSE_FAILURE, KEPT, MISSED, THRESHOLDS, Row, Summary
+from graders.selftest.score import (
+    BROKEN,
+    CAUGHT,
+    ELSEWHERE,
+    FALSE_FAILURE,
+    KEPT,
+    MISSED,
+    THRESHOLDS,
+    Row,
+    Summary,
+)
 
-STYLE = {CAUGHT: "green", KEPT: "green", ELSEWHERE: "yellow", MISSED: "red", FALSE_FAILURE: "red", BROKEN: "red"}
+STYLE = {
+    CAUGHT: "green",
+    KEPT: "green",
+    ELSEWHERE: "yellow",
+    MISSED: "red",
+    FALSE_FAILURE: "red",
+    BROKEN: "red",
+}
+#: Console width from which the pattern column is shown.
+WIDE = 150
 
 
-def _where(row: Row) -> str:
-    """Which functions lost points (the target's first), or the error's last line."""
+def note(row: Row) -> str:
+    """Where else points were lost, and the diagnosis verdict (or the error's last line)."""
     if row.result.error:
-        return row.result.error.strip().splitlines()[-1][:80]
-    names = sorted(row.result.lost, key=lambda n: (n != row.target, n))
-    return ", ".join(names)
+        return f"[red]{row.result.error.strip().splitlines()[-1][:100]}[/red]"
+    parts = []
+    others = sorted(n for n in row.result.lost if n != row.target)
+    if others and row.outcome in (ELSEWHERE, FALSE_FAILURE):
+        parts.append("lost points in " + ", ".join(others))
+    elif others:
+        parts.append(f"also {len(others)} caller(s)")
+    if row.named is True:
+        parts.append("[green]diagnosis named[/green]")
+    elif row.named is False:
+        said = " ".join(row.result.diagnoses.get(row.target, ())) or "nothing"
+        parts.append(f"[red]diagnosis missed[/red]: said {said[:90]}")
+    return "; ".join(parts)
 
 
-def _named(row: Row) -> str:
-    if row.named is None:
-        return ""
-    if row.named:
-        return "[green]yes[/green]"
-    said = " ".join(row.result.diagnoses.get(row.target, ())) or "nothing"
-    return f"[red]no[/red]: {said[:70]}"
-
-
-def entries_table(summary: Summary) -> Table:
-    table = Table(title=f"selftest {summary.assignment}: entries", show_lines=False)
-    for column in ("entry", "kind", "target", "pattern", "outcome", "lost points in", "diagnosis named"):
+def entries_table(summary: Summary, wide: bool = False) -> Table:
+    table = Table(title=f"selftest {summary.assignment}: entries")
+    columns = ["entry", "kind", "target", "outcome", "note"]
+    if wide:
+        columns.insert(3, "pattern")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in summary.rows:
         style = STYLE.get(row.outcome, "")
-        table.add_row(
-            row.id,
-            row.kind,
-            row.target,
-            row.pattern,
-            f"[{style}]{row.outcome}[/{style}]",
-            _where(row),
-            _named(row),
-        )
+        cells = [row.id, row.kind, row.target, f"[{style}]{row.outcome}[/{style}]", note(row)]
+        if wide:
+            cells.insert(3, row.pattern)
+        table.add_row(*cells)
     return table
+
+
+def _limit(name: str, limits: Mapping[str, float]) -> str:
+    if name not in limits:
+        return ""
+    bound = ">=" if THRESHOLDS[name][0] == "min" else "<="
+    value = limits[name]
+    shown = f"{value:.0%}" if name in ("caught_at_right_function", "mutation_score", "diagnosis_named") else f"{value:g}"
+    return f"{bound} {shown}"
 
 
 def summary_table(summary: Summary, limits: Mapping[str, float], seconds: float | None = None) -> Table:
@@ -53,32 +85,29 @@ def summary_table(summary: Summary, limits: Mapping[str, float], seconds: float 
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("threshold", justify="right")
-    mutants = summary.mutants or 1
+    share = summary.caught_at_right_function
     lines = [
         ("mutants", f"{summary.mutants}", "min_mutants"),
-        ("  caught at the right function", f"{summary.caught} ({summary.caught / mutants:.0%})",
-         "caught_at_right_function"),
-        ("  caught only elsewhere", f"{summary.elsewhere}", None),
-        ("  missed", f"{summary.missed}", None),
+        ("  caught at the right function", f"{summary.caught} ({share:.0%})", "caught_at_right_function"),
+        ("  caught only elsewhere", f"{summary.elsewhere}", ""),
+        ("  missed", f"{summary.missed}", ""),
         ("  mutation score (caught anywhere)", f"{summary.mutation_score:.0%}", "mutation_score"),
-        ("  diagnosis named correctly", f"{summary.diagnosis_named}/{summary.diagnosis_checked}", "diagnosis_named"),
+        (
+            "  diagnosis named correctly",
+            f"{summary.diagnosis_named}/{summary.diagnosis_checked}",
+            "diagnosis_named",
+        ),
         ("equivalents", f"{summary.equivalents}", "min_equivalents"),
         ("false failures (equivalents and bases)", f"{summary.false_failures}", "false_failures"),
-        ("broken entries", f"{summary.broken}", None),
+        ("broken entries", f"{summary.broken}", ""),
     ]
     for label, value, threshold in lines:
-        limit = ""
-        if threshold is not None and threshold in limits:
-            bound = ">=" if THRESHOLDS[threshold][0] == "min" else "<="
-            number = limits[threshold]
-            limit = f"{bound} {number:.0%}" if 0 < number <= 1 and threshold not in ("false_failures",) and \
-                not threshold.startswith("min_") else f"{bound} {number:g}"
-        table.add_row(label, value, limit)
+        table.add_row(label, value, _limit(threshold, limits))
     return table
 
 
 def print_summary(
     summary: Summary, limits: Mapping[str, float], console: Console, seconds: float | None = None
 ) -> None:
-    console.print(entries_table(summary))
+    console.print(entries_table(summary, wide=console.width >= WIDE))
     console.print(summary_table(summary, limits, seconds))

@@ -429,6 +429,31 @@ def _factor_n(runs: Sequence[CaseRun]) -> bool:
     return True
 
 
+def _unpadded_at_wrong_offset(runs: Sequence[CaseRun]) -> bool:
+    """Every failing run's dx is an H x W window of the padded input's gradient, but not the centred one.
+
+    How code that cuts the padding off from one side only (``dx_pad[:, :, :H, :W]``) fails: the gradient of
+    the padded input is right, the crop is shifted.
+    """
+    bad = [r for r in runs if failed(r)]
+    if not bad:
+        return False
+    for run in bad:
+        stride, pad = _settings(run.case)
+        got = run.actual.get("dx")
+        if run.error is not None or pad == 0 or not isinstance(got, np.ndarray) or failed_check(run, "dw"):
+            return False
+        x = run.case["x"]
+        h, w = x.shape[2:]
+        padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        unpadded = {**run.case, "x": padded, "conv_param": {"stride": stride, "pad": 0}}
+        dx_pad = reference_outputs(unpadded)["dx"]
+        offsets = [(i, j) for i in range(2 * pad + 1) for j in range(2 * pad + 1) if (i, j) != (pad, pad)]
+        if not any(close_to(got, dx_pad[:, :, i : i + h, j : j + w], False) for i, j in offsets):
+            return False
+    return True
+
+
 def conv_diagnoses() -> tuple[Diagnosis, ...]:
     return (
         Diagnosis(
@@ -441,6 +466,12 @@ def conv_diagnoses() -> tuple[Diagnosis, ...]:
             "Wrong only at the padded border: the interior is right, so look at how the input is padded "
             "(zeros on all four sides, pad wide) and at what happens to the padding in the backward pass.",
             wrong_only_at_border,
+        ),
+        Diagnosis(
+            "unpadded_at_wrong_offset",
+            "dx is the padded input's gradient cut at the wrong place (shifted towards a border): remove pad "
+            "rows and columns on every side, dx = dx_pad[:, :, pad:pad + H, pad:pad + W].",
+            _unpadded_at_wrong_offset,
         ),
         Diagnosis(
             "pad_hardcoded",

@@ -6,14 +6,15 @@ the student's own forward first and hands its cache to the student's backward.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
+from graders.checks import compare_arrays
 from graders.specs import strategies as S
-from graders.specs.base import Case, Check, GradientCheck, Spec
+from graders.specs.base import Case, CaseRun, Check, CompareFn, Diagnosis, GradientCheck, Spec, Verdict
 from graders.specs.program import Expr, Input, Item, Program, Result, call
 from reference import cs231n as R
 
@@ -132,6 +133,67 @@ def backward_program(
     return program
 
 
+def with_inputs_after(program: Callable[[Case], Program], *names: str) -> Callable[[Case], Program]:
+    """``program`` that also fetches the inputs ``names`` after every step ran, as ``<name>_after``.
+
+    Why: the worker hands every step the same input objects, so what comes back is what the caller holds
+    after the call. A forward that writes into its input (``out = x; out[out < 0] = 0``) changes the caller's
+    array and, when the cache keeps ``x``, what the backward pass sees.
+    """
+
+    def fetching(case: Case) -> Program:
+        inner = program(case)
+        outputs = dict(inner.outputs)
+        outputs.update({f"{name}_after": Input(name) for name in names})
+        return Program(steps=inner.steps, outputs=outputs)
+
+    return fetching
+
+
+def modified_inputs(case: Case, actual: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """The inputs among ``names`` whose ``<name>_after`` output differs from the case's value."""
+    changed = []
+    for name in names:
+        after = actual.get(f"{name}_after")
+        if not isinstance(after, np.ndarray):
+            continue
+        if after.shape != case[name].shape or not np.array_equal(after, case[name]):
+            changed.append(name)
+    return changed
+
+
+def output_and_intact_inputs(function: str, *names: str) -> CompareFn:
+    """Allclose on the check's output, and the inputs ``names`` left as they were (``with_inputs_after``)."""
+
+    def rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
+        output = check.output_names[0]
+        verdict = compare_arrays(output, actual.get(output), expected[output], check.atol, check.rtol)
+        if not verdict.passed:
+            return verdict
+        changed = modified_inputs(case, actual, names)
+        if changed:
+            return Verdict(
+                False,
+                f"{output} is right, but {function} changed its input {', '.join(changed)} in place: the "
+                "caller's array (and a cache holding it) no longer holds the input",
+            )
+        return Verdict(True)
+
+    return rule
+
+
+def input_modified_diagnosis(function: str, name: str, remedy: str) -> Diagnosis:
+    def applies(runs: Sequence[CaseRun]) -> bool:
+        return any(r.error is None and modified_inputs(r.case, r.actual, (name,)) for r in runs)
+
+    return Diagnosis(
+        f"{name} modified in place",
+        f"{function} writes into its input {name}: the caller's array changes, and so does the {name} the "
+        f"cache hands to the backward pass. {remedy}",
+        applies,
+    )
+
+
 # ---------------------------------------------------------------- specs
 def affine_forward() -> Spec:
     return Spec(
@@ -180,10 +242,25 @@ def relu_forward() -> Spec:
         api="function",
         cases=relu_cases,
         fixed_cases=relu_fixed,
-        program=forward_program("layers", "relu_forward", "x"),
+        program=with_inputs_after(forward_program("layers", "relu_forward", "x"), "x"),
         expected=relu_expected,
         torch_expected=relu_torch,
-        checks=(Check("out", atol=0.0, rtol=0.0, description="max(0, x)"),),
+        checks=(
+            Check(
+                "out",
+                atol=0.0,
+                rtol=0.0,
+                compare=output_and_intact_inputs("relu_forward", "x"),
+                description="max(0, x), leaving x as it was",
+            ),
+        ),
+        diagnoses=(
+            input_modified_diagnosis(
+                "relu_forward",
+                "x",
+                "Copy before writing (out = x.copy()) or compute a new array (np.maximum(x, 0)).",
+            ),
+        ),
         read_only=("x",),
         dtype_preserving=True,
     )

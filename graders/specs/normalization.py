@@ -432,6 +432,8 @@ class BatchNormBug:
 
     momentum_swapped: bool = False
     unbiased_running_var: bool = False
+    #: the unbiased variance (ddof=1) used everywhere: to normalise and in the running variance
+    unbiased_variance: bool = False
     restarts_running_stats: bool = False
     test_uses_batch_stats: bool = False
     eps: EpsBug = "inside"
@@ -471,7 +473,7 @@ def buggy_batchnorm_forward(case: Case, bug: BatchNormBug) -> dict[str, Any]:
     outs = []
     for x in case["xs"]:
         rows = to_rows(x)
-        mean, var = rows.mean(axis=0), rows.var(axis=0)
+        mean, var = rows.mean(axis=0), rows.var(axis=0, ddof=1 if bug.unbiased_variance else 0)
         outs.append(from_rows(gamma * _normalize(rows, mean, var, eps, bug.eps) + beta, x.shape))
         if bug.unbiased_running_var:
             var = var * rows.shape[0] / (rows.shape[0] - 1)
@@ -520,6 +522,14 @@ BATCHNORM_FORWARD_DIAGNOSES = (
         "variance (divided by N), the same one used to normalise.",
         BatchNormBug(unbiased_running_var=True),
         ("running_var",),
+    ),
+    _bn_bug(
+        "normalised with the unbiased variance",
+        "x is normalised with the unbiased variance (divided by N - 1, as np.var(..., ddof=1) or "
+        "pandas compute it); batch norm divides by N: use np.var(x, axis=0) or the mean of the squared "
+        "deviations.",
+        BatchNormBug(unbiased_variance=True),
+        ("out",),
     ),
     Diagnosis(
         "running statistics not stored",

@@ -161,7 +161,8 @@ def clipped_pool(case: Case, geometry: Geometry, positions: tuple[int, ...]) -> 
     x = case["x"]
     n, c, h, w = x.shape
     oh, ow = positions
-    extended = np.full((n, c, max(h, (oh - 1) * stride + ph), max(w, (ow - 1) * stride + pw)), -np.inf)
+    # at least one window tall and wide: code that finds no window gives an empty result, not an error
+    extended = np.full((n, c, max(h, (oh - 1) * stride + ph, ph), max(w, (ow - 1) * stride + pw, pw)), -np.inf)
     extended[:, :, :h, :w] = x
     full = P.max_pool2d(extended, ph, pw, stride)
     dx = P.max_pool2d_grads(fit(case["dout"], full.shape), extended, ph, pw, stride)
@@ -171,9 +172,10 @@ def clipped_pool(case: Case, geometry: Geometry, positions: tuple[int, ...]) -> 
 def geometry_bug(buggy: Callable[[Case], Geometry]) -> Callable[[Sequence[CaseRun]], bool]:
     """A detector for code that pools with ``buggy(case)`` instead of the case's geometry.
 
-    Runs fail only where the two geometries differ (and one run where they agree passes), and some failing
-    run's outputs are exactly what loops with the buggy geometry produce (others may have crashed on a window
-    past the edge).
+    Runs fail only where the two geometries differ (and one run where they agree passes), and every failing
+    run that returned something has exactly the outputs loops with the buggy geometry produce (others may
+    have crashed on a window past the edge); at least one must. Every, not some: on a tiny input two wrong
+    geometries can clip to the same windows, and one such run must not name the wrong bug.
     """
 
     def differs(case: Case) -> bool:
@@ -187,12 +189,15 @@ def geometry_bug(buggy: Callable[[Case], Geometry]) -> Callable[[Sequence[CaseRu
                 return False
             positions = got.shape[2:] if name == "out" else run.case["dout"].shape[2:]
             want = clipped_pool(run.case, buggy(run.case), positions).get(name)
-            if want is None or not np.all(np.isfinite(want)) or not close_to(got, want, crop=False):
+            if want is None or not np.all(np.isfinite(want)):
                 return False
+            if not (close_to(got, want, crop=False) or got.shape == want.shape and got.size == 0):
+                return False  # (an empty result is what the buggy loops give when no window fits)
         return True
 
     def applies(runs: Sequence[CaseRun]) -> bool:
-        return only_when(differs, strict=False)(runs) and any(explained(r) for r in runs if failed(r))
+        answered = [r for r in runs if failed(r) and r.error is None]
+        return only_when(differs, strict=False)(runs) and bool(answered) and all(explained(r) for r in answered)
 
     return applies
 
@@ -200,6 +205,15 @@ def geometry_bug(buggy: Callable[[Case], Geometry]) -> Callable[[Sequence[CaseRu
 def _swapped(case: Case) -> Geometry:
     ph, pw, stride = _settings(case)
     return pw, ph, stride
+
+
+def _square_pool(runs: Sequence[CaseRun]) -> bool:
+    """pool_height used for the width too, or pool_width for the height."""
+    candidates: list[Callable[[Case], Geometry]] = [
+        lambda case: (_settings(case)[0], _settings(case)[0], _settings(case)[2]),
+        lambda case: (_settings(case)[1], _settings(case)[1], _settings(case)[2]),
+    ]
+    return any(geometry_bug(buggy)(runs) for buggy in candidates)
 
 
 def _stride_ignored(runs: Sequence[CaseRun]) -> bool:
@@ -231,6 +245,12 @@ def pool_diagnoses(backward: bool) -> tuple[Diagnosis, ...]:
             "Pool height and width are swapped: it fails only for non-square pools "
             "(pool_height != pool_width).",
             geometry_bug(_swapped),
+        ),
+        Diagnosis(
+            "pool_assumed_square",
+            "The pool is treated as square: one of pool_height / pool_width is used for both sides, so it "
+            "fails only for non-square pools.",
+            _square_pool,
         ),
         Diagnosis(
             "pool_stride_ignored",
