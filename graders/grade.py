@@ -157,7 +157,7 @@ class FunctionGrader:
         grader = self
 
         @settings(
-            max_examples=self.profile["max_examples"],
+            max_examples=min(self.profile["max_examples"], self.spec.max_examples or self.profile["max_examples"]),
             database=None,
             deadline=None,
             derandomize=False,

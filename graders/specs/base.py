@@ -129,6 +129,9 @@ class Spec:
     read_only: tuple[str, ...] = ()
     #: Inputs whose float32 version must give float32 results ("float32 in gives float32 out").
     dtype_preserving: bool = False
+    #: At most this many property cases whatever the profile: for functions whose cases are expensive and whose
+    #: checks are statistical over one large case (dropout on 40,000 entries) rather than about geometry.
+    max_examples: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def check(self, name: str) -> Check:

@@ -23,7 +23,7 @@ from reference import cs231n as R
 @st.composite
 def affine_cases(draw: st.DrawFn) -> Case:
     n = draw(S.dims(1, 4))
-    feature_shape = draw(st.lists(S.dims(1, 4), min_size=1, max_size=3).map(tuple))
+    feature_shape = draw(S.FEATURE_SHAPES)
     d = int(np.prod(feature_shape))
     m = draw(S.dims(1, 5))
     return {

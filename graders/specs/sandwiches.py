@@ -74,7 +74,7 @@ def _outputs_with_valid_input(outputs: int, kernel: int, stride: int, pad: int, 
 @st.composite
 def affine_relu_cases(draw: st.DrawFn) -> Case:
     n = draw(S.dims(1, 4))
-    features = draw(st.lists(S.dims(1, 4), min_size=1, max_size=3).map(tuple))
+    features = draw(S.FEATURE_SHAPES)
     d, m = int(np.prod(features)), draw(S.dims(1, 6))
 
     def build(rng: np.random.Generator) -> Arrays:

@@ -19,12 +19,7 @@ from graders.specs.variants import failed_on
 def _away_from_kinks(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     """Entries with |x| in [0.4, 1.2] and random signs: sin and cos both stay far from 0 there, so a one-sided
     difference is visibly off for "wavy" as well as "quadratic"."""
-
-    def build(seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        return rng.uniform(0.4, 1.2, shape) * rng.choice(np.array([-1.0, 1.0]), shape)
-
-    return st.integers(0, 2**32 - 1).map(build)
+    return S.signed_uniform_arrays(shape, 0.4, 1.2)
 
 
 @st.composite

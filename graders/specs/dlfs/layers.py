@@ -96,7 +96,7 @@ def sigmoid_layer_spec() -> Spec:
 def affine_cases(draw: st.DrawFn) -> Case:
     """x (N, D) or (N, C, H[, W]) as after a conv layer; W (D, M), b (M,)."""
     n = draw(S.dims(1, 4))
-    feature_shape = draw(st.lists(S.dims(1, 4), min_size=1, max_size=3).map(tuple))
+    feature_shape = draw(S.FEATURE_SHAPES)
     d, m = int(np.prod(feature_shape)), draw(S.dims(1, 5))
     return {
         "x": draw(S.seeded_arrays((n, *feature_shape))),
