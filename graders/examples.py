@@ -17,7 +17,10 @@ any mismatch; ``python -m graders.examples grade --out DIR`` also writes every r
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from rich.table import Table
 from graders import assignment as assignments
 from graders.grade import GradeOptions, grade
 from graders.report import write_reports
+from graders.selftest.patch import Patch, apply_patches, read_tree, write_tree
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "submissions" / "examples"
 SUBMISSION_NAMES = ("submission", "submission.zip", "submission.py", "submission.ipynb")
@@ -50,15 +54,33 @@ class Example:
 def discover(root: Path = EXAMPLES_DIR) -> list[Example]:
     examples = []
     for folder in sorted(p for p in root.iterdir() if (p / "expected.toml").exists()):
-        submission = next((folder / n for n in SUBMISSION_NAMES if (folder / n).exists()), None)
-        if submission is None:
-            raise FileNotFoundError(
-                f"{folder} has expected.toml but no submission ({', '.join(SUBMISSION_NAMES)})"
-            )
-        examples.append(
-            Example(folder.name, folder, submission, tomllib.loads((folder / "expected.toml").read_text()))
-        )
+        expected = tomllib.loads((folder / "expected.toml").read_text())
+        if "base" in expected:
+            submission = derive(root, folder.name, expected)
+        else:
+            found = next((folder / n for n in SUBMISSION_NAMES if (folder / n).exists()), None)
+            if found is None:
+                raise FileNotFoundError(
+                    f"{folder} has expected.toml but no submission ({', '.join(SUBMISSION_NAMES)})"
+                )
+            submission = found
+        examples.append(Example(folder.name, folder, submission, expected))
     return examples
+
+
+def derive(root: Path, name: str, expected: dict[str, Any]) -> Path:
+    """Write the base example's submission with this example's patches applied into a temporary folder."""
+    base = root / str(expected["base"]) / "submission"
+    if not base.is_dir():
+        raise FileNotFoundError(f"{name}: base example {expected['base']!r} has no submission/ folder")
+    patches = [Patch(p["file"], p["old"], p["new"]) for p in expected.get("patch", [])]
+    if not patches:
+        raise ValueError(f"{name}: a derived example needs at least one [[patch]]")
+    files = apply_patches(read_tree(base), patches, name)
+    folder = Path(tempfile.mkdtemp(prefix=f"nngrade-example-{name}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    write_tree(files, folder / "submission")
+    return folder / "submission"
 
 
 def mismatches(example: Example, report: dict[str, Any]) -> list[str]:

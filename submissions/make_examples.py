@@ -1,23 +1,16 @@
-"""Rebuild the derived example submissions from the two hand-written correct ones.
+"""Rebuild the two derived example submissions that are committed as ordinary student files.
 
-Why: each buggy example must be a complete, standalone submission in which exactly ONE function family is
-wrong and everything else is the correct code of ``cs231n-correct-loops``. Writing the bug as a patch (an
-exact snippet and its replacement) keeps that true when the correct example changes, and keeps the bug
-small and visible in one place (the patch mechanism is ``graders/selftest/patch.py``, shared with the
-selftest's mutation catalogue). The derived folders are committed too, so a reader (or the grader) sees
-ordinary student files; ``--check`` fails when they are stale.
-
-    python submissions/make_examples.py            # rewrite the derived submissions
-    python submissions/make_examples.py --check    # exit 1 if any committed copy differs
-
-Derived examples:
-  * ``bug-*`` and ``seed-conv-backward``: copies of ``cs231n-correct-loops/submission`` with one patch;
+  * ``seed-conv-backward``: ``cs231n-correct-loops/submission`` with its conv_backward_naive replaced by the
+    seed document's function, so the seed's code is there to read as a student handed it in;
   * ``zip-submission``: ``cs231n-correct-vectorised/submission`` zipped under a nested top folder (fixed
     timestamps and order, so the archive is byte-for-byte reproducible), plus macOS resource-fork junk
     that the grader must ignore.
 
-Only ``submission/`` (or ``submission.zip``) is generated; each example's ``expected.toml`` is written by
-hand, because it is the claim the fixture makes about the grader.
+The ``bug-*`` examples are not generated here: each declares ``base`` and ``[[patch]]`` in its expected.toml
+and graders/examples.py derives it when grading (the patch mechanism is graders/selftest/patch.py).
+
+    python submissions/make_examples.py            # rewrite the derived submissions
+    python submissions/make_examples.py --check    # exit 1 if any committed copy differs
 """
 
 from __future__ import annotations
@@ -81,66 +74,6 @@ def _loops_function(name: str) -> str:
     return text[start : end + 1 if end >= 0 else len(text)]
 
 
-BUGS: dict[str, list[Patch]] = {
-    "bug-conv-pad-slicing": [
-        Patch(
-            LAYERS,
-            "    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]\n",
-            "    dx = dx_pad[:, :, pad:-pad, pad:-pad]\n",
-        ),
-    ],
-    "bug-pool-overwrite": [
-        Patch(LAYERS, "                    # += because windows can overlap when stride < pool size\n", ""),
-        Patch(LAYERS, "] += is_max * share\n", "] = is_max * share\n"),
-    ],
-    "bug-bn-momentum": [
-        Patch(
-            LAYERS,
-            "        running_mean = momentum * running_mean + (1 - momentum) * mu\n"
-            "        running_var = momentum * running_var + (1 - momentum) * var\n",
-            "        # momentum = how much of the new batch statistics we take\n"
-            "        running_mean = (1 - momentum) * running_mean + momentum * mu\n"
-            "        running_var = (1 - momentum) * running_var + momentum * var\n",
-        ),
-    ],
-    "bug-softmax-overflow": [
-        Patch(
-            LAYERS,
-            "    # subtract the max of each row first, otherwise exp blows up for big scores\n"
-            "    shifted = x - np.max(x, axis=1, keepdims=True)\n"
-            "    exp_scores = np.exp(shifted)\n"
-            "    sums = np.sum(exp_scores, axis=1, keepdims=True)\n"
-            "    probs = exp_scores / sums\n"
-            "    log_probs = shifted - np.log(sums)\n",
-            "    exp_scores = np.exp(x)\n"
-            "    sums = np.sum(exp_scores, axis=1, keepdims=True)\n"
-            "    probs = exp_scores / sums\n"
-            "    log_probs = np.log(probs)\n",
-        ),
-    ],
-    "bug-dropout-not-inverted": [
-        Patch(
-            LAYERS,
-            "        # each unit survives with probability p, and survivors are scaled up by 1/p\n"
-            "        mask = np.random.binomial(1, p, size=x.shape) / p\n",
-            "        # each unit survives with probability p\n"
-            "        mask = np.random.binomial(1, p, size=x.shape)\n",
-        ),
-    ],
-    "bug-conv-flipped-kernel": [
-        Patch(
-            LAYERS,
-            "                        total += np.sum(window * w[f, c])\n",
-            "                        # convolution = flip the kernel, then slide it (signals class)\n"
-            "                        total += np.sum(window * w[f, c, ::-1, ::-1])\n",
-        ),
-    ],
-    "bug-affine-sum-mean": [
-        Patch(LAYERS, "    db = np.sum(dout, axis=0)   # (M,)\n", "    db = np.mean(dout, axis=0)  # (M,)\n"),
-    ],
-}
-
-
 def seed_patches() -> list[Patch]:
     return [Patch(LAYERS, _loops_function("conv_backward_naive"), SEED_CONV_BACKWARD)]
 
@@ -164,8 +97,6 @@ def derived() -> dict[Path, dict[str, bytes] | bytes]:
     """Every generated output: a folder (relative path -> bytes) or a single file's bytes."""
     loops = read_tree(EXAMPLES / LOOPS / "submission")
     outputs: dict[Path, dict[str, bytes] | bytes] = {}
-    for name, patches in BUGS.items():
-        outputs[EXAMPLES / name / "submission"] = apply_patches(loops, patches, name)
     seed = "seed-conv-backward"
     outputs[EXAMPLES / seed / "submission"] = apply_patches(loops, seed_patches(), seed)
     vectorised = read_tree(EXAMPLES / VECTORISED / "submission")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from graders.checks import as_numeric
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec
+from graders.specs.dense import input_modified_diagnosis, output_and_intact_inputs, with_inputs_after
 from graders.specs.dlfs.common import (
     LOSS_ATOL,
     layer_expected,
@@ -71,13 +73,33 @@ def _activation_spec(name: str, cls: str, make: Callable[[Case], Any], descripti
 
 
 def relu_spec() -> Spec:
-    return _activation_spec(
+    """The book's Relu; forward must leave x alone (``out = x`` then ``out[mask] = 0`` clips the caller's x),
+    while backward may zero ``dout`` in place as the book does."""
+    spec = _activation_spec(
         "relu",
         "Relu",
         lambda case: D.Relu(),
         "forward: max(0, x)",
         convention="book: Relu() with forward(x) / backward(dout); the book zeroes dout in place (a warning here)",
         read_only=("x", "dout"),
+    )
+    out = spec.check("out")
+    return dataclasses.replace(
+        spec,
+        program=with_inputs_after(spec.program, "x"),
+        checks=(
+            dataclasses.replace(
+                out,
+                compare=output_and_intact_inputs("Relu.forward", "x"),
+                description=f"{out.description}, leaving x as it was",
+            ),
+            spec.check("dx"),
+        ),
+        diagnoses=(
+            input_modified_diagnosis(
+                "Relu.forward", "x", "Copy before writing (out = x.copy(), as the book does) or use np.maximum."
+            ),
+        ),
     )
 
 

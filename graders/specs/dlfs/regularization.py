@@ -433,6 +433,9 @@ BN_EPS = Diagnosis(
     _bn_variants(
         ({"eps": None}, ("out", "out_test")),
         ({"eps_outside": True}, ("out", "out_test")),
+        # eps dropped (or misplaced) in the train-mode branch only: the test-mode branch is separate code
+        ({"eps": None}, ("out",)),
+        ({"eps_outside": True}, ("out",)),
     ),
 )
 BN_MOMENTUM = Diagnosis(
