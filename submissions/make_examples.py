@@ -1,16 +1,12 @@
-"""Rebuild the two derived example submissions that are committed as ordinary student files.
+"""Rebuild the one derived example that is committed as a file: ``zip-submission/submission.zip``.
 
-  * ``seed-conv-backward``: ``cs231n-correct-loops/submission`` with its conv_backward_naive replaced by the
-    seed document's function, so the seed's code is there to read as a student handed it in;
-  * ``zip-submission``: ``cs231n-correct-vectorised/submission`` zipped under a nested top folder (fixed
-    timestamps and order, so the archive is byte-for-byte reproducible), plus macOS resource-fork junk
-    that the grader must ignore.
+It is ``cs231n-correct-vectorised/submission`` zipped under a nested top folder (fixed timestamps and order, so
+the archive is byte-for-byte reproducible), plus the macOS resource-fork junk that the grader must ignore.
+The other derived examples (``bug-*``, ``seed-conv-backward``) declare ``base`` and ``[[patch]]`` in their
+expected.toml and graders/examples.py derives them when grading (graders/selftest/patch.py).
 
-The ``bug-*`` examples are not generated here: each declares ``base`` and ``[[patch]]`` in its expected.toml
-and graders/examples.py derives it when grading (the patch mechanism is graders/selftest/patch.py).
-
-    python submissions/make_examples.py            # rewrite the derived submissions
-    python submissions/make_examples.py --check    # exit 1 if any committed copy differs
+    python submissions/make_examples.py            # rewrite submission.zip
+    python submissions/make_examples.py --check    # exit 1 if the committed zip is stale
 """
 
 from __future__ import annotations
@@ -21,61 +17,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from graders.selftest.patch import Patch, PatchError, apply_patches, read_tree
+from graders.selftest.patch import PatchError, read_tree
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-LOOPS = "cs231n-correct-loops"
 VECTORISED = "cs231n-correct-vectorised"
-LAYERS = "assignment2/cs231n/layers.py"
-
-
-# The conv_backward_naive of /work/shared/seeds/000_ad09a38b68ced428.txt (a question-and-answer page quoting
-# a student's cs231n code), re-indented from the page's flattened text and otherwise used as it is.
-SEED_CONV_BACKWARD = """def conv_backward_naive(dout, cache):
-    x, w, b, conv_param = cache
-    # 边界补0
-    pad = conv_param['pad']
-    # 步长
-    stride = conv_param['stride']
-    F, C, HH, WW = w.shape
-    N, C, H, W = x.shape
-    H_new = 1 + (H + 2 * pad - HH) // stride
-    W_new = 1 + (W + 2 * pad - WW) // stride
-    dx = np.zeros_like(x)
-    dw = np.zeros_like(w)
-    db = np.zeros_like(b)
-    s = stride
-    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), 'constant')
-    dx_padded = np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad)), 'constant')
-    # 图片个数
-    for i in range(N):  # ith image
-        # 卷积核滤波个数
-        for f in range(F):  # fth filter
-            for j in range(H_new):
-                for k in range(W_new):
-                    # 3*7*7
-                    window = x_padded[i, :, j * s:HH + j * s, k * s:WW + k * s]
-                    db[f] += dout[i, f, j, k]
-                    # 3*7*7
-                    dw[f] += window * dout[i, f, j, k]
-                    # 3*7*7 => 2*3*38*38
-                    dx_padded[i, :, j * s:HH + j * s, k * s:WW + k * s] += w[f] * dout[i, f, j, k]
-    # Unpad
-    dx = dx_padded[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-"""
-
-
-def _loops_function(name: str) -> str:
-    """The text of one top-level function of the loops example's layers.py (up to its last line)."""
-    text = (EXAMPLES / LOOPS / "submission" / LAYERS).read_text()
-    start = text.index(f"\ndef {name}(") + 1
-    end = text.find("\n\n\n", start)
-    return text[start : end + 1 if end >= 0 else len(text)]
-
-
-def seed_patches() -> list[Patch]:
-    return [Patch(LAYERS, _loops_function("conv_backward_naive"), SEED_CONV_BACKWARD)]
 
 
 def _zip_bytes(files: dict[str, bytes], top: str) -> bytes:
@@ -95,10 +40,7 @@ def _zip_bytes(files: dict[str, bytes], top: str) -> bytes:
 
 def derived() -> dict[Path, dict[str, bytes] | bytes]:
     """Every generated output: a folder (relative path -> bytes) or a single file's bytes."""
-    loops = read_tree(EXAMPLES / LOOPS / "submission")
     outputs: dict[Path, dict[str, bytes] | bytes] = {}
-    seed = "seed-conv-backward"
-    outputs[EXAMPLES / seed / "submission"] = apply_patches(loops, seed_patches(), seed)
     vectorised = read_tree(EXAMPLES / VECTORISED / "submission")
     outputs[EXAMPLES / "zip-submission" / "submission.zip"] = _zip_bytes(vectorised, "hw2_jsmith_final")
     return outputs

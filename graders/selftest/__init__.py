@@ -6,7 +6,7 @@ written differently, which must keep full marks). The selftest grades every entr
 were caught at the right function, caught only elsewhere or missed, how many correct variants lost points,
 and whether the diagnosis named the bug.
 
-Modules: ``patch`` (exact-snippet edits, shared with ``submissions/make_examples.py``), ``catalogue``
+Modules: ``patch`` (exact-snippet edits, shared with the derived example submissions), ``catalogue``
 (loading and validating entries), ``affected`` (which graded functions an edit can reach), ``run`` (grading
 the entries in parallel), ``score`` (outcomes, summary, thresholds) and ``table`` (the printed table).
 """
