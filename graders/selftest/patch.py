@@ -2,8 +2,8 @@
 
 Why exact snippets (and not line numbers or diffs): a patch that names the text it replaces fails loudly when
 the base changes under it, instead of silently editing the wrong line. Every snippet must occur exactly once
-in its file. Used by the example submissions (``base`` + ``[[patch]]`` in expected.toml, see graders/examples.py)
-and by the selftest's mutation catalogue.
+in its file. Used by the example submissions (``base`` + ``[[patch]]`` in expected.toml, see
+graders/examples.py) and by the selftest's mutation catalogue.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The selftest's printed table: one line per entry, then the summary against the thresholds.
 
-The entry table keeps to what fits a terminal: the entry, its target, the outcome and a note (where else points
-were lost, whether the diagnosis named the bug, or what went wrong). The bug pattern is added as a column when
-the console is wide enough; ``--json`` has everything.
+The entry table keeps to what fits a terminal: the entry, its target, the outcome and a note (where else
+points were lost, whether the diagnosis named the bug, or what went wrong). The bug pattern is added as a
+column when the console is wide enough; ``--json`` has everything.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ STYLE = {
     FALSE_FAILURE: "red",
     BROKEN: "red",
 }
+#: Thresholds that are shares of the catalogue (printed as percentages).
+SHARES = ("caught_at_right_function", "mutation_score", "diagnosis_named")
 #: Console width from which the pattern column is shown.
 WIDE = 150
 
@@ -75,7 +77,7 @@ def _limit(name: str, limits: Mapping[str, float]) -> str:
         return ""
     bound = ">=" if THRESHOLDS[name][0] == "min" else "<="
     value = limits[name]
-    shown = f"{value:.0%}" if name in ("caught_at_right_function", "mutation_score", "diagnosis_named") else f"{value:g}"
+    shown = f"{value:.0%}" if name in SHARES else f"{value:g}"
     return f"{bound} {shown}"
 
 

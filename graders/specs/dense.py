@@ -188,8 +188,8 @@ def input_modified_diagnosis(function: str, name: str, remedy: str) -> Diagnosis
 
     return Diagnosis(
         f"{name} modified in place",
-        f"{function} writes into its input {name}: the caller's array changes, and so does anything that kept "
-        f"a reference to it (such as a cache for the backward pass). {remedy}",
+        f"{function} writes into its input {name}: the caller's array changes, and so does anything that "
+        f"kept a reference to it (such as a cache for the backward pass). {remedy}",
         applies,
     )
 

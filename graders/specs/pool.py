@@ -162,7 +162,8 @@ def clipped_pool(case: Case, geometry: Geometry, positions: tuple[int, ...]) -> 
     n, c, h, w = x.shape
     oh, ow = positions
     # at least one window tall and wide: code that finds no window gives an empty result, not an error
-    extended = np.full((n, c, max(h, (oh - 1) * stride + ph, ph), max(w, (ow - 1) * stride + pw, pw)), -np.inf)
+    tall, wide = max(h, (oh - 1) * stride + ph, ph), max(w, (ow - 1) * stride + pw, pw)
+    extended = np.full((n, c, tall, wide), -np.inf)
     extended[:, :, :h, :w] = x
     full = P.max_pool2d(extended, ph, pw, stride)
     dx = P.max_pool2d_grads(fit(case["dout"], full.shape), extended, ph, pw, stride)
@@ -197,7 +198,9 @@ def geometry_bug(buggy: Callable[[Case], Geometry]) -> Callable[[Sequence[CaseRu
 
     def applies(runs: Sequence[CaseRun]) -> bool:
         answered = [r for r in runs if failed(r) and r.error is None]
-        return only_when(differs, strict=False)(runs) and bool(answered) and all(explained(r) for r in answered)
+        if not answered or not only_when(differs, strict=False)(runs):
+            return False
+        return all(explained(r) for r in answered)
 
     return applies
 

@@ -1,4 +1,4 @@
-"""The selftest's machinery: patches, catalogue parsing, which functions an edit reaches, scoring, the command.
+"""The selftest's machinery: patches, catalogue parsing, which functions an edit reaches, scoring, CLI.
 
 Everything here runs without grading (fast); grading the real catalogues is test_selftest_ci.py's job, and
 checking that they are well-formed is test_selftest_catalogue.py's.
@@ -19,7 +19,8 @@ from graders.selftest import suite
 from graders.selftest.affected import affected_functions, changed_units, reachable, uses
 from graders.selftest.catalogue import CatalogueError, Entry, parse
 from graders.selftest.patch import Patch, PatchError, apply_patches, read_tree, write_tree
-from graders.selftest.run import JobResult, summarise as summarise_report
+from graders.selftest.run import JobResult
+from graders.selftest.run import summarise as summarise_report
 from graders.selftest.score import (
     BROKEN,
     CAUGHT,
@@ -40,7 +41,7 @@ from graders.selftest.table import entries_table, summary_table
 LAYERS = "cs231n/layers.py"
 UTILS = "cs231n/layer_utils.py"
 
-LAYERS_SOURCE = '''\
+LAYERS_SOURCE = """\
 import numpy as np
 
 SCALE = 1.0
@@ -63,9 +64,9 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     x, w, b = cache
     return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-'''
+"""
 
-UTILS_SOURCE = '''\
+UTILS_SOURCE = """\
 from .layers import *
 
 
@@ -73,7 +74,7 @@ def affine_relu_forward(x, w, b):
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
     return out, (fc_cache, relu_cache)
-'''
+"""
 
 TREE = {LAYERS: LAYERS_SOURCE.encode(), UTILS: UTILS_SOURCE.encode()}
 
@@ -130,7 +131,11 @@ def test_file_that_no_longer_parses_changes_every_unit_of_it() -> None:
 def test_use_graph_follows_names_across_files() -> None:
     graph = uses(TREE)
     assert graph["affine_relu_forward"] == {"affine_forward", "relu_forward"}
-    assert reachable({"affine_relu_forward"}, graph) == {"affine_relu_forward", "affine_forward", "relu_forward"}
+    assert reachable({"affine_relu_forward"}, graph) == {
+        "affine_relu_forward",
+        "affine_forward",
+        "relu_forward",
+    }
 
 
 def test_affected_functions_are_the_graded_callers_of_the_edit() -> None:
@@ -152,8 +157,9 @@ def catalogue_data(**entry: object) -> dict[str, object]:
 def test_entry_takes_its_base_and_file_from_the_defaults() -> None:
     catalogue = parse(catalogue_data(diagnosis=["words"]), Path("x.toml"), {"relu_forward"})
     (entry,) = catalogue.entries
-    assert entry == Entry("e1", "mutant", "cs231n-correct-loops", (Patch(LAYERS, "a", "b"),), "p",
-                          "relu_forward", ("words",))
+    assert entry == Entry(
+        "e1", "mutant", "cs231n-correct-loops", (Patch(LAYERS, "a", "b"),), "p", "relu_forward", ("words",)
+    )
     assert catalogue.bases == ("cs231n-correct-loops",)
 
 
@@ -209,8 +215,12 @@ MUTANT = Entry("m", "mutant", "b", (Patch(LAYERS, "a", "b"),), "p", "relu_forwar
 EQUIVALENT = Entry("e", "equivalent", "b", (Patch(LAYERS, "a", "b"),), "p", "relu_forward")
 
 
-def result(lost: dict[str, float] | None = None, diagnoses: dict[str, tuple[str, ...]] | None = None,
-           error: str = "", job_id: str = "m") -> JobResult:
+def result(
+    lost: dict[str, float] | None = None,
+    diagnoses: dict[str, tuple[str, ...]] | None = None,
+    error: str = "",
+    job_id: str = "m",
+) -> JobResult:
     return JobResult(job_id, ("relu_forward", "relu_backward"), lost or {}, {}, diagnoses or {}, error)
 
 
@@ -239,10 +249,18 @@ def test_diagnosis_is_named_only_when_every_word_is_in_the_targets_diagnosis() -
 
 
 def test_report_is_summarised_into_lost_points_and_diagnoses() -> None:
-    report = {"functions": [
-        {"name": "relu_forward", "score": 0.5, "max_score": 1.0, "status": "partial", "diagnosis": ["why"]},
-        {"name": "relu_backward", "score": 1.0, "max_score": 1.0, "status": "passed", "diagnosis": []},
-    ]}
+    report = {
+        "functions": [
+            {
+                "name": "relu_forward",
+                "score": 0.5,
+                "max_score": 1.0,
+                "status": "partial",
+                "diagnosis": ["why"],
+            },
+            {"name": "relu_backward", "score": 1.0, "max_score": 1.0, "status": "passed", "diagnosis": []},
+        ]
+    }
     summary = summarise_report("m", report, 1.5)
     assert summary.lost == {"relu_forward": 0.5}
     assert summary.diagnoses == {"relu_forward": ("why",)}
@@ -255,30 +273,42 @@ def scored(results: dict[str, JobResult]) -> Summary:
 
 
 def test_summary_counts_and_shortfalls() -> None:
-    summary = scored({
-        "base:b": result(job_id="base:b"),
-        "m": result({"relu_backward": 1.0}, job_id="m"),
-        "e": result({"relu_forward": 1.0}, job_id="e"),
-    })
+    summary = scored(
+        {
+            "base:b": result(job_id="base:b"),
+            "m": result({"relu_backward": 1.0}, job_id="m"),
+            "e": result({"relu_forward": 1.0}, job_id="e"),
+        }
+    )
     assert [r.outcome for r in summary.rows] == [KEPT, ELSEWHERE, FALSE_FAILURE]
     assert (summary.mutants, summary.caught, summary.elsewhere, summary.false_failures) == (1, 0, 1, 1)
     assert summary.mutation_score == 1.0 and summary.caught_at_right_function == 0.0
     assert (summary.diagnosis_checked, summary.diagnosis_named) == (1, 0)
-    limits = thresholds({"caught_at_right_function": 1.0, "false_failures": 0, "mutation_score": 1,
-                         "min_mutants": 2})
+    limits = thresholds(
+        {"caught_at_right_function": 1.0, "false_failures": 0, "mutation_score": 1, "min_mutants": 2}
+    )
     problems = shortfalls(summary, limits)
-    assert [p.split(":")[0] for p in problems] == ["caught_at_right_function", "false_failures", "min_mutants"]
+    assert [p.split(":")[0] for p in problems] == [
+        "caught_at_right_function",
+        "false_failures",
+        "min_mutants",
+    ]
     assert summary.as_dict()["entries"][1]["outcome"] == ELSEWHERE
 
 
 def test_size_thresholds_are_skipped_on_partial_runs_and_broken_entries_always_count() -> None:
-    summary = summarise(catalogues.Catalogue("cs231n-a2", (MUTANT,), Path("x.toml")),
-                        {"m": result(error="PatchError: stale")}, complete=False)
+    summary = summarise(
+        catalogues.Catalogue("cs231n-a2", (MUTANT,), Path("x.toml")),
+        {"m": result(error="PatchError: stale")},
+        complete=False,
+    )
     assert shortfalls(summary, {"min_mutants": 5.0}) == ["broken entries (could not be built or graded): m"]
 
 
-@pytest.mark.parametrize("table, message", [({"caught": 1.0}, "unknown selftest thresholds"),
-                                            ({"false_failures": "none"}, "must be a number")])
+@pytest.mark.parametrize(
+    "table, message",
+    [({"caught": 1.0}, "unknown selftest thresholds"), ({"false_failures": "none"}, "must be a number")],
+)
 def test_malformed_thresholds_are_refused(table: dict[str, object], message: str) -> None:
     with pytest.raises(ThresholdError, match=message):
         thresholds(table)
@@ -293,7 +323,9 @@ def test_built_in_assignments_thresholds_are_valid() -> None:
 def test_tables_show_every_entry_and_the_thresholds() -> None:
     from rich.console import Console
 
-    summary = scored({"m": result({"relu_forward": 1.0}, {"relu_forward": ("flip",)}), "e": result(job_id="e")})
+    summary = scored(
+        {"m": result({"relu_forward": 1.0}, {"relu_forward": ("flip",)}), "e": result(job_id="e")}
+    )
     console = Console(width=200, record=True)
     console.print(entries_table(summary, wide=True))
     console.print(summary_table(summary, {"caught_at_right_function": 1.0, "false_failures": 0}, 3.0))

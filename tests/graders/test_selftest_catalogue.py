@@ -3,8 +3,8 @@
 * every entry's snippets still match its base exactly once, and the edit changes code (not only comments);
 * the edit reaches the entry's target (so "the function that must lose points" is one the edit can change);
 * the catalogues are as large as the issue asks (40 mutants, 12 equivalents over both assignments);
-* every bug pattern the grader claims to know (each Diagnosis of a graded spec) is claimed by some mutant whose
-  diagnosis words come from that Diagnosis's sentence -- so the selftest checks that the claim holds.
+* every bug pattern the grader claims to know (each Diagnosis of a graded spec) is claimed by some mutant
+  whose diagnosis words come from that Diagnosis's sentence -- so the selftest checks that the claim holds.
 """
 
 from __future__ import annotations

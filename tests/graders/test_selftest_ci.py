@@ -1,4 +1,4 @@
-"""CI runs the selftest: the whole mutation catalogue of every assignment, graded as ``nngrade selftest`` does.
+"""CI runs the selftest: every assignment's whole mutation catalogue, graded as ``nngrade selftest`` does.
 
 What must hold (the thresholds in each assignment file's [selftest] table): every mutant caught at the
 function it breaks, no correct variant (or base) losing a point, every claimed diagnosis named. And the
@@ -20,7 +20,9 @@ def describe(rows: list) -> str:  # type: ignore[type-arg]
     lines = []
     for row in rows:
         result = row.result
-        detail = result.error.strip().splitlines()[-1] if result.error else f"lost points in {sorted(result.lost)}"
+        detail = (
+            result.error.strip().splitlines()[-1] if result.error else f"lost points in {sorted(result.lost)}"
+        )
         said = result.diagnoses.get(row.target, ())
         lines.append(f"{row.id} ({row.kind}, {row.target}): {row.outcome}; {detail}; diagnosis {list(said)}")
     return "\n".join(lines)
