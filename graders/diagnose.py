@@ -52,10 +52,11 @@ def constant_factor(runs: Sequence[CaseRun], output: str) -> float | None:
 
 def factor_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     k = constant_factor(runs, output)
-    if k is None:
-        return None
+    if k is None or abs(k - 1.0) < 1e-3 or abs(k) < 1e-6:
+        return None  # "a factor of 1" (e.g. eps left out) or "of 0" says nothing useful
     bad = failing(runs)
     sizes = {int(np.shape(r.case["x"])[0]) for r in bad if isinstance(r.case.get("x"), np.ndarray) and r.case["x"].ndim}
+    scalar = all(np.ndim(np.asarray(r.expected.get(output, 0.0))) == 0 for r in bad)
     for n in sizes:
         if n > 1 and (abs(k - n) < 1e-6 * n or abs(k * n - 1) < 1e-6):
             direction = (
@@ -64,6 +65,8 @@ def factor_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
                 else "N times too small (a mean where a sum belongs?)"
             )
             return f"{output} is off by a factor of the batch size N: {direction}"
+    if scalar:
+        return None  # any two numbers differ by "a constant factor": only N or 1/N is evidence
     return f"{output} is off by a constant factor of {k:.4g}; the formula is right up to scaling."
 
 
@@ -82,7 +85,8 @@ def shape_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     for run in failing(runs):
         verdict = run.verdicts.get(output)
         if verdict is not None and " has shape " in verdict.message:
-            return f"{verdict.message}: a gradient has exactly the shape of the value it is taken with respect to."
+            return (f"{verdict.message}: check the shape of what you return (a gradient has exactly the shape of "
+                    "the value it is taken with respect to).")
     return None
 
 
@@ -109,7 +113,26 @@ def none_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     return None
 
 
-GENERIC = (none_sentence, nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
+#: Errors whose cause is a Python or NumPy version habit, not the layer's math: (text in the error, sentence).
+VERSION_HABITS = (
+    ("object cannot be interpreted as an integer",
+     "A size computed with / is a float in Python 3 (range() and shapes need ints): use // for integer division."),
+    ("has no attribute 'float'", "np.float was removed from NumPy: use float (or np.float64)."),
+    ("has no attribute 'int'", "np.int was removed from NumPy: use int (or np.int64)."),
+    ("has no attribute 'asscalar'", "np.asscalar was removed from NumPy: use .item()."),
+    ("has no attribute 'bool'", "np.bool was removed from NumPy: use bool (or np.bool_)."),
+)
+
+
+def habit_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
+    for run in failing(runs):
+        for needle, sentence in VERSION_HABITS:
+            if needle in (run.error or ""):
+                return sentence
+    return None
+
+
+GENERIC = (habit_sentence, none_sentence, nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
 
 
 def diagnose(spec: Spec, runs: Sequence[CaseRun]) -> list[str]:

@@ -451,7 +451,7 @@ def _grade_one(
     except (WorkerTimeout, WorkerCrashed) as exc:
         printed = session.discard_worker()
         return early("crashed", f"could not start or load the submission: {exc}{_tail(printed)}")
-    needed = functions_called(spec.program(_first_case(spec)))
+    needed = functions_called(spec.program(first_case(spec)))
     for module_key, name in sorted(needed):
         info = session.load_report.modules.get(module_key)
         if info is None:
@@ -474,7 +474,7 @@ def _grade_one(
     )
 
 
-def _first_case(spec: Spec) -> Case:
+def first_case(spec: Spec) -> Case:
     fixed = spec.fixed_cases()
     return fixed[0] if fixed else _draw_one(spec)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from graders.assignment import Assignment
-from graders.grade import _first_case
+from graders.grade import first_case
 from graders.selftest.patch import Tree
 from graders.specs.program import functions_called
 
@@ -124,7 +124,7 @@ def called_names(assignment: Assignment) -> dict[str, set[str]]:
     """graded function -> names of the student functions (or classes) its program calls (cached)."""
     if assignment.name not in _CALLED:
         _CALLED[assignment.name] = {
-            g.spec.name: {name for _, name in functions_called(g.spec.program(_first_case(g.spec)))}
+            g.spec.name: {name for _, name in functions_called(g.spec.program(first_case(g.spec)))}
             for g in assignment.functions
         }
     return _CALLED[assignment.name]
