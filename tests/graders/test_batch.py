@@ -32,7 +32,7 @@ from graders.batch import BATCH_LOG_VARIABLE, BatchOptions, OutputLocked, run_ba
 from graders.batch.gradebook import format_points
 from graders.batch.progress import make_progress
 from graders.batch.store import MANIFEST, OutputStore
-from graders.examples import EXAMPLES_DIR
+from graders.examples import EXAMPLES_DIR, discover
 from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, with_override, write_tree
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "results.json", "junit.xml")
@@ -56,7 +56,8 @@ def build_class(root: Path) -> Path:
     shutil.copyfile(partial, root / "carol.py")
     shutil.copyfile(EXAMPLES_DIR / "notebook-submission" / "submission.ipynb", root / "Dan Ö.ipynb")
     write_tree(root / "eve", {"README.txt": "I did it all in my head\n"})
-    shutil.copytree(EXAMPLES_DIR / "bug-pool-overwrite" / "submission", root / "frank")
+    frank = next(e for e in discover() if e.name == "bug-pool-overwrite")  # derived from its base by a patch
+    shutil.copytree(frank.submission, root / "frank")
     write_tree(root, {"notes.txt": "grading notes\n", ".DS_Store": b"\0"})
     return root
 
@@ -93,6 +94,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (root / "done").exists():
+            for leftover in ("class", "out"):  # an earlier attempt that failed half-way
+                shutil.rmtree(root / leftover, ignore_errors=True)
             class_dir = build_class(root / "class")
             result = nngrade("batch", str(class_dir), "--out", str(root / "out"), "--profile", "quick",
                              "--jobs", "2")
