@@ -28,6 +28,24 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130  # the shell's convention for a Ctrl-C
 
 
+# Options shared by several commands, declared once so their defaults and help cannot drift apart.
+SEED_OPTION = click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
+PROFILE_OPTION = click.option(
+    "--profile",
+    type=click.Choice(sorted(PROFILES)),
+    default="standard",
+    show_default=True,
+    help="How many property cases per function.",
+)
+PYTHON_OPTION = click.option(
+    "--python",
+    "python",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run the students' code under this interpreter (it needs numpy).",
+)
+
+
 def _load_assignment(name: str) -> assignments.Assignment:
     try:
         return assignments.load(name)
@@ -59,21 +77,9 @@ def main() -> None:
     show_default=True,
     help="Folder for report.json, report.md, report.html, results.json, junit.xml.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
-@click.option(
-    "--profile",
-    type=click.Choice(sorted(PROFILES)),
-    default="standard",
-    show_default=True,
-    help="How many property cases per function.",
-)
-@click.option(
-    "--python",
-    "python",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Run the student's code under this interpreter (it needs numpy).",
-)
+@SEED_OPTION
+@PROFILE_OPTION
+@PYTHON_OPTION
 @click.option("--only", "only", multiple=True, metavar="FUNCTION",
               help="Grade only this function (repeatable); the report then covers just these.")
 @click.option("--sandbox", "sandbox_mode", type=click.Choice(SANDBOX_MODES), default="default", show_default=True,
@@ -159,21 +165,9 @@ def _check_interpreter(python: str) -> None:
     is_flag=True,
     help="Keep entries already graded with the same sources, assignment, seed, profile and grader version.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
-@click.option(
-    "--profile",
-    type=click.Choice(sorted(PROFILES)),
-    default="standard",
-    show_default=True,
-    help="How many property cases per function.",
-)
-@click.option(
-    "--python",
-    "python",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Run the students' code under this interpreter (it needs numpy).",
-)
+@SEED_OPTION
+@PROFILE_OPTION
+@PYTHON_OPTION
 @click.option(
     "--scheduler",
     default=None,
@@ -275,8 +269,8 @@ def list_assignments() -> None:
 @click.option(
     "--jobs", type=click.IntRange(min=1), default=None, help="Parallel gradings (default: one per core)."
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the property cases.")
-@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="standard", show_default=True)
+@SEED_OPTION
+@PROFILE_OPTION
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help="Also write every entry's outcome to this JSON file.")
 def selftest_command(
