@@ -1,5 +1,9 @@
-"""``python -m graders`` does what the ``nngrade`` command does."""
+"""``python -m graders`` does what the ``nngrade`` command does (isolated first: graders/entry.py).
 
-from graders.cli import run
+Run it only from a folder you trust: when the current folder holds a ``graders`` package or module, Python
+imports that instead of this one. The console script ``nngrade`` has no such weakness.
+"""
 
-run()
+from graders.entry import console
+
+console()

@@ -25,7 +25,7 @@ def _kind_name(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of length {len(value)}"
     if isinstance(value, Opaque):
-        return f"{value.text} ({value.type_name})" if value.type_name == "ndarray" else f"a {value.type_name}"
+        return f"{value.text} ({value.type_name})" if value.type_name in ("ndarray", "list") else f"a {value.type_name}"
     return f"a {type(value).__name__}"
 
 

@@ -6,7 +6,9 @@ Exit status: 0 when grading completed, whatever the scores; 2 for bad usage or a
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import subprocess
 import sys
 import traceback
@@ -17,15 +19,21 @@ import click
 from rich.console import Console
 
 from graders import assignment as assignments
-from graders.grade import PROFILES, GradeOptions, grade
+from graders.entry import REEXEC_VARIABLE
+from graders.grade import DEFAULT_BUDGET_S, PROFILES, GradeOptions, grade
+from graders.isolation import private_folder, remove_tree
 from graders.report import render_terminal_table, write_reports
+from graders.report.text import one_line
 from graders.sandbox.layers import MODES as SANDBOX_MODES
 from graders.sandbox.layers import SandboxUnavailable
+from graders.sandbox.layers import plan as plan_layers
 from graders.submission import SubmissionError
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130  # the shell's convention for a Ctrl-C
+#: How long past its budget a batch's grading process may go silent before it is killed (--entry-timeout).
+ENTRY_TIMEOUT_MARGIN_S = 300.0
 
 
 # Options shared by several commands, declared once so their defaults and help cannot drift apart.
@@ -37,6 +45,21 @@ PROFILE_OPTION = click.option(
     show_default=True,
     help="How many property cases per function.",
 )
+BUDGET_OPTION = click.option(
+    "--budget",
+    "budget",
+    type=click.FloatRange(min=1.0),
+    default=DEFAULT_BUDGET_S,
+    show_default=True,
+    help="Seconds one submission may take in all; functions not reached in time get status timeout and the "
+    "points earned before are kept.",
+)
+SANDBOX_OPTION = click.option(
+    "--sandbox", "sandbox_mode", type=click.Choice(SANDBOX_MODES), default="default", show_default=True,
+    help="strict: refuse to grade unless every isolation layer is active (see `nngrade doctor`).")
+ONLY_OPTION = click.option(
+    "--only", "only", multiple=True, metavar="FUNCTION",
+    help="Grade only this function (repeatable); the reports then cover just these.")
 PYTHON_OPTION = click.option(
     "--python",
     "python",
@@ -80,10 +103,9 @@ def main() -> None:
 @SEED_OPTION
 @PROFILE_OPTION
 @PYTHON_OPTION
-@click.option("--only", "only", multiple=True, metavar="FUNCTION",
-              help="Grade only this function (repeatable); the report then covers just these.")
-@click.option("--sandbox", "sandbox_mode", type=click.Choice(SANDBOX_MODES), default="default", show_default=True,
-              help="strict: refuse to grade unless every isolation layer is active (see `nngrade doctor`).")
+@ONLY_OPTION
+@SANDBOX_OPTION
+@BUDGET_OPTION
 @click.option("--quiet", is_flag=True, help="Do not print the score table.")
 def grade_command(
     submission: Path,
@@ -94,17 +116,20 @@ def grade_command(
     python: str | None,
     only: tuple[str, ...],
     sandbox_mode: str,
+    budget: float,
     quiet: bool,
 ) -> None:
     """Grade SUBMISSION (a folder, .zip, .py or .ipynb) and write its reports to --out."""
+    assignment_name = _absolute_if_file(assignment_name)
     assignment = _load_assignment(assignment_name)
-    unknown = set(only) - {g.spec.name for g in assignment.functions}
-    if unknown:
-        raise click.UsageError(f"{assignment.name} does not grade {', '.join(sorted(unknown))}")
-    if not submission.exists():
+    _check_only(assignment, only)
+    if not os.path.lexists(submission):
         raise click.UsageError(f"submission {submission} does not exist")
+    submission, out_dir = Path(os.path.abspath(submission)), Path(os.path.abspath(out_dir))
     if python is not None:
+        python = os.path.abspath(python)
         _check_interpreter(python)
+    _work_in_private_folder()
     console = Console(stderr=True)
     try:
         with console.status("grading", spinner="dots") as status:
@@ -115,6 +140,7 @@ def grade_command(
                 progress=lambda name: status.update(f"grading {name}"),
                 only=frozenset(only) or None,
                 sandbox=sandbox_mode,
+                budget_s=budget,
             )
             report = grade(submission, assignment, options)
         write_reports(report, out_dir)
@@ -124,6 +150,28 @@ def grade_command(
     if not quiet:
         render_terminal_table(report, Console())
         Console().print(f"reports written to {out_dir}")
+
+
+def _check_only(assignment: assignments.Assignment, only: tuple[str, ...]) -> None:
+    unknown = set(only) - {g.spec.name for g in assignment.functions}
+    if unknown:
+        raise click.UsageError(f"{assignment.name} does not grade {', '.join(sorted(unknown))}")
+
+
+def _absolute_if_file(assignment_name: str) -> str:
+    """An assignment given as a .toml path, made absolute (the grader then leaves the caller's folder)."""
+    return os.path.abspath(assignment_name) if assignment_name.endswith(".toml") else assignment_name
+
+
+def _work_in_private_folder() -> None:
+    """Leave the caller's folder (perhaps a class folder of student files) for a fresh one of our own, removed
+    at exit. Only for a real command-line run (re-executed isolated by graders/entry.py): a test driving the CLI
+    in-process keeps its folder."""
+    if not os.environ.get(REEXEC_VARIABLE):
+        return
+    folder = private_folder("nngrade-cwd-")
+    os.chdir(folder)
+    atexit.register(remove_tree, folder)
 
 
 def _check_interpreter(python: str) -> None:
@@ -168,6 +216,9 @@ def _check_interpreter(python: str) -> None:
 @SEED_OPTION
 @PROFILE_OPTION
 @PYTHON_OPTION
+@ONLY_OPTION
+@SANDBOX_OPTION
+@BUDGET_OPTION
 @click.option(
     "--scheduler",
     default=None,
@@ -179,9 +230,9 @@ def _check_interpreter(python: str) -> None:
     "--entry-timeout",
     "entry_timeout",
     type=click.FloatRange(min=1.0),
-    default=1800.0,
-    show_default=True,
-    help="Seconds one submission may take in all before its grading is stopped (the entry then fails).",
+    default=None,
+    help="Seconds after which a grading process that has not answered is killed and its entry fails (a "
+    "safety net behind --budget) [default: the budget plus 5 minutes].",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def batch_command(
@@ -193,8 +244,11 @@ def batch_command(
     seed: int,
     profile: str,
     python: str | None,
+    only: tuple[str, ...],
+    sandbox_mode: str,
+    budget: float,
     scheduler: str | None,
-    entry_timeout: float,
+    entry_timeout: float | None,
     quiet: bool,
 ) -> None:
     """Grade every entry of CLASS_DIR (a folder, .zip, .py or .ipynb per student) into --out: one report
@@ -202,7 +256,18 @@ def batch_command(
     from graders.batch import BatchOptions, ClassFolderError, ExecutorError, OutputLocked, run_batch
     from graders.batch.progress import make_progress
 
-    _load_assignment(assignment_name)
+    assignment_name = _absolute_if_file(assignment_name)
+    _check_only(_load_assignment(assignment_name), only)
+    class_dir, out_dir = Path(os.path.abspath(class_dir)), Path(os.path.abspath(out_dir))
+    if python is not None:
+        python = os.path.abspath(python)
+        _check_interpreter(python)
+    if sandbox_mode == "strict":
+        try:
+            plan_layers(python, "strict")
+        except SandboxUnavailable as exc:
+            raise click.UsageError(str(exc)) from None
+    _work_in_private_folder()
     options = BatchOptions(
         assignment=assignment_name,
         seed=seed,
@@ -210,7 +275,10 @@ def batch_command(
         resume=resume,
         python=python,
         scheduler=scheduler,
-        entry_timeout_s=entry_timeout,
+        entry_timeout_s=entry_timeout if entry_timeout is not None else budget + ENTRY_TIMEOUT_MARGIN_S,
+        only=tuple(sorted(only)),
+        sandbox=sandbox_mode,
+        budget_s=budget,
     )
     if jobs is not None:
         options.jobs = jobs
@@ -228,11 +296,11 @@ def batch_command(
             f"{len(result.failed)} failed; wrote {result.gradebook} and {result.summary}"
         )
         if result.ignored:
-            click.echo(f"ignored (not submissions): {', '.join(result.ignored)}")
+            click.echo(f"ignored (not submissions): {', '.join(one_line(name) for name in result.ignored)}")
     if result.failed:
         click.echo(
             f"error: {len(result.failed)} entries could not be graded (see <entry>/error.txt; --resume grades "
-            f"them again): {', '.join(result.failed)}",
+            f"them again): {', '.join(one_line(name) for name in result.failed)}",
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
@@ -345,7 +413,7 @@ def doctor_command(python: str | None, require_strict: bool) -> None:
 def run() -> None:
     """Entry point with the exit-status contract: usage errors 2, internal errors 3."""
     try:
-        main.main(standalone_mode=False)
+        main.main(standalone_mode=False, prog_name="nngrade")
     except click.exceptions.Abort:
         sys.exit(1)
     except click.UsageError as exc:

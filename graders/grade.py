@@ -25,6 +25,7 @@ from graders.assignment import Assignment, GradedFunction
 from graders.datasets import stage_data, stage_stand_ins
 from graders.diagnose import diagnose
 from graders.evaluate import expected_outputs, judge
+from graders.report.text import clean_strings
 from graders.repro import jsonable, repro
 from graders.sandbox.process import Limits, WorkerCrashed, WorkerTimeout
 from graders.sandbox.session import SandboxSession
@@ -33,6 +34,9 @@ from graders.specs.program import functions_called
 from graders.submission import Staged, forbidden_imports, stage
 
 SCHEMA = "nngrade.report/1"
+#: Seconds one submission may take by default (``--budget``): a complete correct cs231n-a2 submission takes
+#: about 5 s on the standard profile, a slow but correct looped one well under a minute.
+DEFAULT_BUDGET_S = 600.0
 PROFILES: dict[str, dict[str, int]] = {
     "quick": {"max_examples": 8, "shrink_budget": 40},
     "standard": {"max_examples": 25, "shrink_budget": 120},
@@ -85,23 +89,48 @@ def mutated_inputs(spec: Spec, case: Case, after: dict[str, Any]) -> list[str]:
     return changed
 
 
+class BudgetSpent(Exception):
+    """The submission's time budget ran out before or during a function."""
+
+
 class FunctionGrader:
     """Runs one function's cases through the sandbox and collects the evidence."""
 
-    def __init__(self, session: SandboxSession, spec: Spec, profile: dict[str, int], seed: int) -> None:
+    def __init__(self, session: SandboxSession, spec: Spec, profile: dict[str, int], seed: int,
+                 deadline: float | None = None) -> None:
         self.session = session
         self.spec = spec
         self.profile = profile
         self.seed = seed
+        self.deadline = deadline
         self.outcome = FunctionOutcome()
         self._mutation_seen: set[str] = set()
+        self._taint_seen = False
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def evaluate(self, case: Case) -> CaseRun:
         spec = self.spec
-        reply = self.session.run(spec, case)
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise BudgetSpent()
+        try:
+            expected = expected_outputs(spec, case)
+        except Exception as exc:  # the grader's side (e.g. MNIST files missing), not the student's
+            raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from exc
+        timeout = None if left is None else min(self.session.limits.call_timeout_s, max(left, 1.0))
+        reply = self.session.run(spec, case, expected, timeout=timeout)
         self.outcome.student_s += reply.student_s
         if reply.forbidden:
             self.outcome.forbidden.extend(reply.forbidden)
+        if reply.tainted and not self._taint_seen:
+            self._taint_seen = True
+            self.outcome.warnings.append(
+                f"a call of {spec.name} left its process changed ({'; '.join(reply.tainted)}); the calls after "
+                "it ran in a fresh process. This costs no points, but code that leaves threads, timers or "
+                "patched modules behind can break the code that runs after it."
+            )
         for key in mutated_inputs(spec, case, reply.inputs_after):
             if key not in self._mutation_seen:
                 self._mutation_seen.add(key)
@@ -109,10 +138,6 @@ class FunctionGrader:
                     f"{spec.name} modified its input {key!r} in place; the caller's array changed "
                     "(allowed here, but copy before writing to avoid surprising bugs)."
                 )
-        try:
-            expected = expected_outputs(spec, case)
-        except Exception as exc:  # the grader's side (e.g. MNIST files missing), not the student's
-            raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from exc
         run = judge(spec, case, expected, reply.outputs, reply.error)
         self.outcome.runs.append(run)
         return run
@@ -120,11 +145,22 @@ class FunctionGrader:
     def guarded(self, case: Case) -> CaseRun:
         try:
             return self.evaluate(case)
+        except BudgetSpent:
+            self.outcome.status = "timeout"
+            self.outcome.message = ("the submission's time budget ran out while this function was graded "
+                                    f"({len(self.outcome.runs)} cases run)")
+            raise _Abort() from None
         except WorkerTimeout as exc:
             printed = self.session.discard_worker()
             self.outcome.status = "timeout"
+            left = self.remaining()
             limit = self.session.limits.call_timeout_s
-            why = "used more CPU time than allowed" if "CPU" in str(exc) else f"did not return within {limit:g} s"
+            if left is not None and left <= 0:
+                why = "did not return before the submission's time budget ran out"
+            elif "CPU" in str(exc):
+                why = "used more CPU time than allowed"
+            else:
+                why = f"did not return within {limit:g} s"
             self.outcome.message = f"{why} on {self.describe(case)}" + _tail(printed)
             raise _Abort() from None
         except ReferenceFailure as exc:
@@ -347,11 +383,15 @@ class GradeOptions:
     only: frozenset[str] | None = None
     #: "default" uses the isolation layers this machine offers; "strict" refuses to grade without all of them
     sandbox: str = "default"
+    #: seconds the whole submission may take; functions not reached in time get status ``timeout``, the points
+    #: earned before are kept. None: no budget.
+    budget_s: float | None = DEFAULT_BUDGET_S
 
 
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
     """Grade one submission; returns the report dict (schema nngrade.report/1)."""
     started = time.perf_counter()
+    deadline = None if options.budget_s is None else time.monotonic() + options.budget_s
     profile = PROFILES[options.profile]
     selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
     with tempfile.TemporaryDirectory(prefix="nngrade-stage-") as tmp:
@@ -372,17 +412,24 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
                     profile,
                     options,
                     assignment.modules.get(graded.spec.module, []),
+                    deadline,
                 )
                 for graded in selected
             ]
             sandbox = session.describe()
     note_dependencies(functions, selected)
+    unreached = [f["name"] for f in functions if f.get("status") == "timeout" and f.get("budget_spent")]
+    if unreached:
+        warnings.append(
+            f"the time budget of {options.budget_s:g} s ran out: {len(unreached)} function(s) were not graded "
+            f"in time ({', '.join(unreached)}); the points earned before are kept (raise it with --budget)"
+        )
     if not staged.modules:
         warnings.append(
             "none of the assignment's module files were found: looked for "
             + "; ".join(f"{k}: {', '.join(v)}" for k, v in assignment.modules.items())
         )
-    return {
+    return clean_strings({
         "schema": SCHEMA,
         "assignment": assignment.name,
         "submission": str(submission),
@@ -393,7 +440,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         "warnings": warnings,
         "functions": functions,
         "sandbox": sandbox,
-    }
+    })
 
 
 def _static_scan(staged: Staged, assignment: Assignment) -> dict[str, dict[str | None, list[str]]]:
@@ -415,6 +462,7 @@ def _grade_one(
     profile: dict[str, int],
     options: GradeOptions,
     candidates: list[str],
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     spec = graded.spec
     started = time.perf_counter()
@@ -438,6 +486,11 @@ def _grade_one(
 
     if located is None:
         return early("missing", f"module file not found: looked for {' or '.join(candidates)} at any depth")
+    if deadline is not None and time.monotonic() >= deadline:
+        entry = early("timeout", f"not graded: the submission's time budget of {options.budget_s:g} s ran out "
+                                 "before this function")
+        entry["budget_spent"] = True
+        return entry
     scan = static_forbidden.get(spec.module, {})
     banned = scan.get(None, []) + scan.get(spec.name, [])
     if banned:
@@ -447,7 +500,7 @@ def _grade_one(
             "assignment does not allow (NumPy only)",
         )
     try:
-        session.ensure_worker()
+        session.begin_function()
     except (WorkerTimeout, WorkerCrashed) as exc:
         printed = session.discard_worker()
         return early("crashed", f"could not start or load the submission: {exc}{_tail(printed)}")
@@ -468,10 +521,11 @@ def _grade_one(
             )
         if name not in session.load_report.names(module_key):
             return early("missing", f"{name} is not defined in {staged.modules[module_key].relpath}")
-    outcome = FunctionGrader(session, spec, profile, options.seed).run_all()
-    return function_report(
-        graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started
-    )
+    outcome = FunctionGrader(session, spec, profile, options.seed, deadline).run_all()
+    entry = function_report(graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started)
+    if outcome.status == "timeout" and deadline is not None and time.monotonic() >= deadline:
+        entry["budget_spent"] = True
+    return entry
 
 
 def first_case(spec: Spec) -> Case:

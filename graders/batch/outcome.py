@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graders.report.text import clean_text, one_line
+
 
 @dataclass(frozen=True)
 class EntryOutcome:
@@ -17,6 +19,12 @@ class EntryOutcome:
     report: dict[str, Any] | None = None
     error: str = ""
     reused: bool = False
+
+    def __post_init__(self) -> None:
+        # The name as handed in and an error's text can hold anything a student or a crash put there: keep
+        # them printable wherever an outcome is shown (summary, terminal, gradebook).
+        object.__setattr__(self, "source", one_line(self.source))
+        object.__setattr__(self, "error", clean_text(self.error))
 
     @property
     def has_grade(self) -> bool:

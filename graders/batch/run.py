@@ -35,6 +35,7 @@ from graders.batch.progress import BatchProgress, PlainProgress
 from graders.batch.store import OutputStore
 from graders.batch.summary import summarise, write_summary
 from graders.batch.task import FAILED, Result, Task, parse_result
+from graders.grade import DEFAULT_BUDGET_S
 
 BATCH_LOG_VARIABLE = "NNGRADE_BATCH_LOG"
 GRADEBOOK = "gradebook.csv"
@@ -61,6 +62,12 @@ class BatchOptions:
     entry_timeout_s: float = DEFAULT_ENTRY_TIMEOUT_S
     #: overrides of the sandbox limits (graders.sandbox.process.Limits fields), part of the resume key
     limits: dict[str, Any] = field(default_factory=dict)
+    #: grade only these functions (empty: all)
+    only: tuple[str, ...] = ()
+    #: "default" or "strict" (graders.sandbox.layers.MODES)
+    sandbox: str = "default"
+    #: seconds one submission may take (graders.grade.GradeOptions.budget_s)
+    budget_s: float | None = DEFAULT_BUDGET_S
 
 
 @dataclass
@@ -120,6 +127,9 @@ class _Batch:
             "python": self.options.python or "",
             "limits": dict(sorted(self.options.limits.items())),
             "grader_version": grader_version(),
+            "only": list(self.options.only),
+            "sandbox": self.options.sandbox,
+            "budget_s": self.options.budget_s,
         }
 
     def task(self, entry: Entry, digest: str) -> Task:
@@ -134,6 +144,9 @@ class _Batch:
             python=self.options.python,
             grader_version=grader_version(),
             limits=dict(self.options.limits),
+            only=list(self.options.only),
+            sandbox=self.options.sandbox,
+            budget_s=self.options.budget_s,
         )
 
     def record(self, outcome: EntryOutcome) -> None:

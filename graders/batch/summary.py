@@ -28,6 +28,7 @@ import numpy as np
 from graders.batch.outcome import EntryOutcome
 from graders.report.atomic import write_atomic
 from graders.report.heatmap import png_data_uri
+from graders.report.text import finalize_output
 
 TOP_DIAGNOSES = 5
 SLOWEST = 10
@@ -194,6 +195,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize_output,
     )
 
 

@@ -28,8 +28,10 @@ from typing import Any
 
 from graders import assignment as assignments
 from graders.batch.hashing import assignment_fingerprint, grader_version
-from graders.grade import SCHEMA, GradeOptions, function_report, grade
+from graders.grade import DEFAULT_BUDGET_S, SCHEMA, GradeOptions, function_report, grade
 from graders.report import REPORT_FILES, render_reports
+from graders.report.text import clean_strings
+from graders.sandbox.layers import SandboxUnavailable
 from graders.sandbox.process import Limits
 from graders.submission import SubmissionError
 
@@ -55,6 +57,10 @@ class Task:
     grader_version: str = ""
     #: overrides of the sandbox limits (graders.sandbox.process.Limits field -> value)
     limits: dict[str, Any] = field(default_factory=dict)
+    #: grade only these functions (empty: every function of the assignment)
+    only: list[str] = field(default_factory=list)
+    sandbox: str = "default"
+    budget_s: float | None = DEFAULT_BUDGET_S
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -83,26 +89,27 @@ class Result:
 
 # ------------------------------------------------------------------ worker side
 def unreadable_report(
-    submission: str, assignment: assignments.Assignment, seed: int, message: str
+    submission: str, assignment: assignments.Assignment, seed: int, message: str, only: Collection[str] = ()
 ) -> dict[str, Any]:
     """The report of a submission that could not be read: every function missing, the reason everywhere."""
     functions = []
-    for graded in assignment.functions:
+    selected = [g for g in assignment.functions if not only or g.spec.name in only]
+    for graded in selected:
         entry = function_report(graded, "", None, status="missing", message=message)
         entry["diagnosis"] = [message]
         functions.append(entry)
-    return {
+    return clean_strings({
         "schema": SCHEMA,
         "assignment": assignment.name,
         "submission": submission,
         "seed": seed,
         "score": 0.0,
-        "max_score": round(assignment.max_score, 6),
+        "max_score": round(sum(g.points for g in selected), 6),
         "duration_s": 0.0,
         "warnings": [f"the submission could not be read: {message}"],
         "functions": functions,
         "sandbox": {"layers": [], "worker_starts": 0, "python": "not started"},
-    }
+    })
 
 
 def _result_json(
@@ -146,12 +153,15 @@ def run_task(task: Task) -> str:
         if mismatch:
             return failure_json(task.entry, mismatch)
         options = GradeOptions(
-            seed=task.seed, profile=task.profile, python=task.python, limits=Limits(**task.limits)
+            seed=task.seed, profile=task.profile, python=task.python, limits=Limits(**task.limits),
+            only=frozenset(task.only) or None, sandbox=task.sandbox, budget_s=task.budget_s,
         )
         try:
             report = grade(Path(task.path), assignment, options)
+        except SandboxUnavailable as exc:
+            return failure_json(task.entry, str(exc), time.perf_counter() - started)
         except SubmissionError as exc:
-            report = unreadable_report(task.path, assignment, task.seed, str(exc))
+            report = unreadable_report(task.path, assignment, task.seed, str(exc), task.only)
             return _result_json(task, UNREADABLE, report, started)
         return _result_json(task, GRADED, report, started)
     except Exception:

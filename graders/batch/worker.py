@@ -1,9 +1,13 @@
 """Grading workers: long-lived trusted subprocesses that grade one task after another.
 
+Each worker is a trusted process kept away from student-controlled places (graders/isolation.py): started as
+``python -I`` in a private folder that is also its TMPDIR, with a short list of the caller's variables. The
+folder holds every staging and sandbox folder the worker creates, and is removed when the worker stops.
+
 WHY subprocesses of our own rather than ``multiprocessing.Pool``: a pool unpickles what its workers return
 (DESIGN.md measured a result's ``__reduce__`` running code in the parent), one worker killed by the OOM killer
 breaks a ``ProcessPoolExecutor`` for every pending task, and a stuck task cannot be cancelled. Here each worker
-is a ``python -m graders.batch.worker`` process that reads one task (a JSON line) on stdin and writes one result
+is a grading process (:func:`worker_command`) that reads one task (a JSON line) on stdin and writes one result
 (a JSON line) on its original stdout; a worker that crashes or runs past the entry time limit is killed and
 replaced, and only its own entry fails. Workers are long-lived because starting one (NumPy, hypothesis, the
 registry) costs about a second, a third of grading a submission on the quick profile; they are recycled after
@@ -31,10 +35,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import graders
 from graders.batch.task import Task, failure_json, run_task
+from graders.isolation import clean_environment, isolated_command, private_folder, remove_tree
 
-PACKAGE_ROOT = Path(graders.__file__).resolve().parents[1]
 STDERR_TAIL_BYTES = 8 << 10
 #: Limits of the trusted grading code's own threads: the sandbox pins the student's worker to one BLAS
 #: thread; the grading worker computes the reference side and needs the same, or N workers oversubscribe
@@ -70,13 +73,15 @@ class _StderrTail(threading.Thread):
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "graders.batch.worker"]
+    """``python -I`` running :func:`main`, with only nngrade's own folder added to sys.path (graders/isolation.py)."""
+    return isolated_command("graders.batch.worker", "main")
 
 
-def worker_environment() -> dict[str, str]:
-    env = dict(os.environ, **SINGLE_THREADED)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
+def worker_environment(home: Path) -> dict[str, str]:
+    """A short list of the caller's variables, one BLAS thread, and ``home`` as the temporary folder: every
+    staging and sandbox folder of the grading process is created inside it, so the batch removes them all
+    when the process ends, even when it had to be killed."""
+    return clean_environment({**SINGLE_THREADED, "TMPDIR": str(home)})
 
 
 class GradingWorker:
@@ -84,6 +89,7 @@ class GradingWorker:
 
     def __init__(self, command: Sequence[str] | None = None) -> None:
         self.command = list(command or worker_command())
+        self.home: Path | None = None  # working and temporary folder of the process, removed when it stops
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr: _StderrTail | None = None
         self.tasks_done = 0
@@ -94,12 +100,14 @@ class GradingWorker:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
+        self.home = private_folder("nngrade-grading-")
         self.process = subprocess.Popen(
             self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=worker_environment(),
+            cwd=self.home,
+            env=worker_environment(self.home),
             start_new_session=True,  # a Ctrl-C on the terminal reaches the batch, which stops us in order
         )
         self.stderr = _StderrTail(self.process.stderr)
@@ -172,6 +180,9 @@ class GradingWorker:
             self.stderr.join(timeout=GRACE_S)
         if process.stdout is not None:
             process.stdout.close()
+        if self.home is not None:
+            remove_tree(self.home)
+            self.home = None
 
 
 class WorkerSlot:

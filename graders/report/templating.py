@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from graders.report.text import finalize_output
+
 
 @cache
 def _environment(autoescape: bool) -> jinja2.Environment:
@@ -22,6 +24,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=finalize_output,
     )
 
 

@@ -33,6 +33,27 @@ def clean_text(value: Any) -> str:
     return _UNSAFE.sub(_visible_escape, text)
 
 
+def clean_strings(value: Any) -> Any:
+    """``value`` (a report: dicts, lists, strings, numbers) with :func:`clean_text` applied to every string and
+    key. WHY at the source: the report then carries no control character into any format, the terminal or a
+    tool that prints its JSON fields raw, whatever writer or future format reads it."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(clean_strings(v) for v in value)
+    return value
+
+
+def finalize_output(value: Any) -> Any:
+    """jinja2 ``finalize`` hook: every string a template prints passes :func:`clean_text` (a second line of
+    defence behind :func:`clean_strings`), markup the template marked safe excepted."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return clean_text(value)
+    return value
+
+
 def one_line(value: Any) -> str:
     """:func:`clean_text` with line breaks and tabs folded into single spaces (table cells, attributes)."""
     return " ".join(clean_text(value).split())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 #: Host paths every worker needs read-only besides /usr: the dynamic linker's cache and configuration, and
@@ -30,9 +31,11 @@ def executable() -> str | None:
     return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
 
 
-def options(read_only: list[str], workdir: Path | None, writable: list[Path] | None = None) -> list[str]:
+def options(read_only: list[str], workdir: Path | None, writable: list[Path] | None = None,
+            hidden: Sequence[str] = (), blocker: Path | None = None) -> list[str]:
     """bwrap's options, without the command: ``workdir`` read-only and the ``writable`` folders in it
-    read-write, each at its own path."""
+    read-write, each at its own path; each ``hidden`` package (a folder or a module file inside a read-only
+    path) covered by ``blocker``, a package whose ``__init__.py`` raises ImportError."""
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for name in MERGED_USR:
@@ -49,6 +52,12 @@ def options(read_only: list[str], workdir: Path | None, writable: list[Path] | N
         args += ["--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     for folder in writable or []:
         args += ["--bind", str(folder), str(folder)]
+    if blocker is not None:
+        for path in hidden:
+            if os.path.isdir(path):
+                args += ["--ro-bind", str(blocker), path]
+            elif os.path.exists(path):
+                args += ["--ro-bind", str(blocker / "__init__.py"), path]
     return args
 
 

@@ -90,8 +90,44 @@ def handled_fs(abi: int) -> int:
     return rights
 
 
-def restrict(read_paths: list[str], write_paths: list[str]) -> dict[str, object]:
-    """Confine the calling thread (and every thread or child it creates later) to the given folders.
+def read_rules(read_paths: list[str], hidden: list[str], rights: int) -> list[tuple[str, int]]:
+    """Rules that grant ``rights`` beneath each read path except beneath the ``hidden`` ones.
+
+    Landlock only grants (a rule beneath a folder covers everything below it), so a read path that holds a
+    hidden package is split: the folder itself may be listed (READ_DIR), and each of its entries gets its own
+    rule, recursively along the way to the hidden entry, which gets none. Python then sees the package folder
+    but cannot read a file of it: importing it fails with PermissionError, whatever the student does to the
+    worker's import machinery.
+    """
+    hidden_real = [os.path.realpath(h) for h in hidden]
+    rules: list[tuple[str, int]] = []
+
+    def visit(path: str, depth: int) -> None:
+        real = os.path.realpath(path)
+        if any(real == h or real.startswith(h + "/") for h in hidden_real):
+            return
+        prefix = real.rstrip("/") + "/"
+        if not any(h.startswith(prefix) for h in hidden_real):
+            rules.append((path, rights))
+            return
+        if depth > 16:
+            return
+        rules.append((path, rights & READ_DIR))
+        try:
+            children = sorted(entry.path for entry in os.scandir(real))
+        except OSError:
+            return
+        for child in children:
+            visit(child, depth + 1)
+
+    for path in dict.fromkeys(read_paths):
+        visit(path, 0)
+    return rules
+
+
+def restrict(read_paths: list[str], write_paths: list[str], hidden: list[str] | None = None) -> dict[str, object]:
+    """Confine the calling thread (and every thread or child it creates later) to the given folders; the
+    ``hidden`` paths (packages the worker must not import) stay unreadable even inside a read path.
 
     Call it while the process has a single thread: Landlock applies to the calling thread and what it starts.
     Paths that do not exist are skipped. Returns what was enforced: the ABI, and whether TCP and signal scoping
@@ -116,9 +152,10 @@ def restrict(read_paths: list[str], write_paths: list[str]) -> dict[str, object]
     try:
         read = READ_FILE | READ_DIR
         write = fs & ~(EXECUTE | IOCTL_DEV)
-        for paths, rights in ((read_paths, read), (write_paths, write)):
-            for path in dict.fromkeys(paths):
-                _add_path_rule(libc, int(ruleset), path, rights)
+        rules = read_rules(read_paths, list(hidden or []), read)
+        rules += [(path, write) for path in dict.fromkeys(write_paths)]
+        for path, rights in rules:
+            _add_path_rule(libc, int(ruleset), path, rights)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
         if libc.syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
@@ -136,6 +173,8 @@ def _add_path_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> N
     try:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= FILE_RIGHTS
+        if not rights:
+            return
         rule = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
         if libc.syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH), ctypes.byref(rule),
                         ctypes.c_uint32(0)) != 0:

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ info["seccomp"] = binding
 paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
 paths |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
 info["paths"] = sorted(paths | {os.path.realpath(p) for p in paths})
+info["sys_path"] = [p for p in sys.path if p and os.path.isdir(p)]
 print(json.dumps(info))
 """
 
@@ -74,6 +76,8 @@ class Plan:
     bwrap: str | None
     read_paths: tuple[str, ...]
     missing: dict[str, str] = field(default_factory=dict)
+    #: the worker interpreter's sys.path folders (where hidden packages are looked for)
+    import_dirs: tuple[str, ...] = ()
 
     def planned(self) -> list[str]:
         names = list(BASE_LAYERS)
@@ -221,7 +225,39 @@ def _detect(python: str | None, mode: str) -> Plan:
         else:
             missing["bwrap"] = f"bwrap does not start a sandbox here: {why}"
     return Plan(mode, chosen, str(info["numpy"]), abi >= 1, bool(info.get("seccomp")), uid, bwrap_ok,
-                tuple(read_paths), missing)
+                tuple(read_paths), missing, tuple(info.get("sys_path", ())))
+
+
+#: Packages no student code may import whatever the assignment says: the grader's own (its reference would
+#: give a student the expected values).
+GRADER_PACKAGES = ("graders", "reference", "nngrade")
+_MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd", ".abi3.so")
+
+
+def hidden_paths(chosen: Plan, names: Iterable[str]) -> list[str]:
+    """The files and folders through which the worker's interpreter would import each top-level name in
+    ``names`` (a package folder, a module file, an extension module), found by listing its sys.path folders.
+
+    These are made unreadable from outside the worker (Landlock, bubblewrap): a policy that changes a score
+    must not depend on code the student can rewrite, such as the worker's import gate.
+    """
+    wanted = set(names)
+    found: list[str] = []
+    for folder in chosen.import_dirs:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            stem = entry.name.split(".", 1)[0]
+            if stem not in wanted:
+                continue
+            if entry.name == stem or entry.name.endswith(_MODULE_SUFFIXES) and not entry.name.endswith(".pth"):
+                found.append(entry.path)
+                real = os.path.realpath(entry.path)
+                if real != entry.path:
+                    found.append(real)
+    return sorted(dict.fromkeys(found))
 
 
 def describe(chosen: Plan, active: list[str], starts: int, refusals: dict[str, str] | None = None

@@ -138,4 +138,10 @@ def drop_to(uid: int, processes: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by the uid change: set it after
+    die_with_parent()  # the uid change cleared it: set it after
+
+
+def die_with_parent() -> None:
+    """Runs in the forked child before exec: SIGKILL it when the thread that started it ends (a grading process
+    killed by its batch must not leave a student's process running beside its deleted folder)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

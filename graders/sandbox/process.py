@@ -26,12 +26,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.sandbox import bwrap, layers, privileges
+from graders.sandbox import bwrap, layers, privileges, replies
 from graders.sandbox.wire import HEADER, WireError, frame
 
 HERE = Path(__file__).parent
@@ -43,6 +43,10 @@ WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py")
 SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives",
                "/dev/urandom", "/dev/zero")
 POLL_S = 0.25
+#: A package folder mounted (bubblewrap) over each hidden package: importing it raises ImportError.
+BLOCKER_DIR = "blocked-package"
+BLOCKER_SOURCE = ('raise ImportError(f"{__name__} is not available to student code here (the assignment does not '
+                  'allow it, or it is part of the grader)")\n')
 #: Replies to earlier requests skipped before a request's own (student code can write a forged frame to the
 #: reply pipe; the genuine reply it preceded then arrives late and is recognised by its sequence number).
 MAX_STALE_REPLIES = 4
@@ -64,6 +68,13 @@ class Limits:
     output_bytes: int = 64 << 20
     #: processes and threads of a worker's uid (RLIMIT_NPROC; only enforceable when the worker has its own uid)
     processes: int = 64
+    #: bytes of disk the worker may add to its writable folders (its temporary folder and submission copy),
+    #: measured by the parent while it waits and after every reply; past it the worker is stopped
+    disk_bytes: int = 256 << 20
+    #: files and folders the worker may add to its writable folders
+    disk_files: int = 2000
+    #: bytes of a reply's JSON header (arrays travel as blobs, so a real header is small)
+    max_header_bytes: int = 16 << 20
 
 
 TOKEN_VARIABLE = "NNGRADE_SANDBOX_TOKEN"
@@ -107,6 +118,32 @@ class WorkerCrashed(Exception):
     """The worker died or broke the protocol (it has been killed)."""
 
 
+class DiskLimitExceeded(WorkerCrashed):
+    """The worker wrote more to its folders than ``Limits.disk_bytes`` / ``disk_files`` (it has been killed)."""
+
+
+def disk_usage(folders: list[Path], stop_after: int) -> tuple[int, int]:
+    """(bytes allocated, entries) beneath ``folders``, links not followed; counting stops after ``stop_after``
+    entries so that a folder a worker filled with a million files costs the parent little to measure."""
+    used = entries = 0
+    stack = [str(f) for f in folders]
+    while stack and entries <= stop_after:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    used += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return used, entries
+
+
 def _apply_limits(limits: Limits, uid: int | None) -> None:
     """Runs in the child before exec: its own resource limits (inherited by anything it starts)."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -115,7 +152,9 @@ def _apply_limits(limits: Limits, uid: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if uid is not None:
-        privileges.drop_to(uid, limits.processes)
+        privileges.drop_to(uid, limits.processes)  # sets the parent-death signal after the uid change
+    else:
+        privileges.die_with_parent()
 
 
 def _give(folder: Path, uid: int) -> None:
@@ -165,15 +204,23 @@ class OutputDrain(threading.Thread):
 
 
 class Worker:
-    """One worker process serving requests until it is stopped, times out or crashes."""
+    """One worker process serving requests until it is stopped, times out or crashes.
+
+    Starting is split in two so that a session can start the next worker while it grades with this one:
+    :meth:`launch` spawns the process and sends its ``hello`` (the interpreter starts and imports NumPy on its
+    own), :meth:`finish_launch` reads the reply. :meth:`start` does both.
+    """
 
     def __init__(self, workdir: Path, python: str | None = None, limits: Limits | None = None,
-                 plan: layers.Plan | None = None, label: str | None = None) -> None:
+                 plan: layers.Plan | None = None, label: str | None = None, hidden: Sequence[str] = ()) -> None:
         self.workdir = workdir
         self.plan = plan or layers.plan(python)
         self.python = self.plan.python
         self.limits = limits or Limits()
         self.label = label or str(workdir)
+        #: paths of packages the worker must not import (forbidden libraries, the grader's own packages):
+        #: unreadable under Landlock, replaced by a package that refuses to import under bubblewrap
+        self.hidden = list(hidden)
         self.process: subprocess.Popen[bytes] | None = None
         self.drain: OutputDrain | None = None
         self._to_worker = -1
@@ -184,23 +231,41 @@ class Worker:
         self.layers: list[str] = []
         self.hello: dict[str, Any] = {}
         self._seq = 0
+        self._hello_seq = 0
+        self._deadline = 0.0
+        self._cpu_limit = 0.0
+        self._cpu_base: float | None = None
+        self._writable: list[Path] = []
+        self._disk_base = (0, 0)
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> dict[str, Any]:
+        self.launch()
+        return self.finish_launch()
+
+    def launch(self) -> None:
+        """Spawn the worker and send its ``hello``; does not wait for the reply."""
         plan = self.plan
         for name in WORKER_FILES:
             shutil.copyfile(HERE / name, self.workdir / name)
+        blocker = self.workdir / BLOCKER_DIR
+        blocker.mkdir(exist_ok=True)
+        (blocker / "__init__.py").write_text(BLOCKER_SOURCE)
         tmp = self.workdir / "tmp"
         tmp.mkdir(mode=0o700, exist_ok=True)
         submission = self.workdir / "submission"
+        self._writable = [tmp, submission]
         if plan.uid:
             os.chmod(self.workdir, 0o755)
+            os.chmod(blocker, 0o755)
+            os.chmod(blocker / "__init__.py", 0o644)
             if not privileges.reachable_by_others(self.workdir):
                 raise WorkerCrashed(f"{self.workdir} is not reachable by the worker's uid (a folder above it "
                                     "is not o+x): SandboxSession chooses a reachable one")
             self.lease = privileges.lease_uid()
             for folder in (tmp, submission):
                 _give(folder, self.lease.uid)
+        self._disk_base = disk_usage(self._writable, 1 << 30)
         uid = self.lease.uid if self.lease else None
         script = str(self.workdir / "worker_main.py")
         child_in, self._to_worker = os.pipe()
@@ -221,7 +286,8 @@ class Worker:
         args_read = -1
         if plan.bwrap:
             args_read, args_write = os.pipe()
-            options = bwrap.options([*plan.read_paths], self.workdir, [tmp, submission])
+            options = bwrap.options([*plan.read_paths], self.workdir, [tmp, submission],
+                                    hidden=self.hidden, blocker=blocker)
             os.write(args_write, b"".join(a.encode() + b"\0" for a in options))
             os.close(args_write)
             pass_fds.append(args_read)
@@ -263,10 +329,17 @@ class Worker:
             "seccomp": plan.seccomp,
             "read": [*plan.read_paths, *SYSTEM_READ, str(self.workdir)],
             "write": [str(tmp), str(submission), "/dev/null"],
+            "hide": self.hidden,
         }
-        reply, _ = self.request({"op": "hello", "confine": confine}, [], limits.start_timeout_s)
+        self._hello_seq = self.send({"op": "hello", "confine": confine}, [], limits.start_timeout_s)
+
+    def finish_launch(self) -> dict[str, Any]:
+        """Read the ``hello`` reply: which layers the worker applied to itself."""
+        plan = self.plan
+        raw, _ = self.receive(self._hello_seq, self.limits.start_timeout_s)
+        reply = self.checked(replies.hello, raw)
         self.hello = reply
-        applied = reply.get("layers", {}) if isinstance(reply.get("layers"), dict) else {}
+        applied = reply["layers"]
         self.layers = [*layers.BASE_LAYERS, *(n for n in ("landlock", "seccomp") if applied.get(n) is True)]
         if plan.uid:
             self.layers.append("uid")
@@ -274,6 +347,15 @@ class Worker:
             self.layers.append("bwrap")
             self.pid = self._interpreter_pid()
         return reply
+
+    def checked(self, parse: Callable[[Any], Any], raw: Any) -> Any:
+        """``parse(raw)`` (a schema check of a reply, graders.sandbox.replies); a reply that fails it stops the
+        worker and raises WorkerCrashed."""
+        try:
+            return parse(raw)
+        except WireError as exc:
+            self.stop()
+            raise WorkerCrashed(f"the worker sent a malformed reply ({exc})") from None
 
     def _interpreter_pid(self) -> int | None:
         """Under bwrap the Popen is bwrap's monitor: find the interpreter among the worker's processes."""
@@ -350,30 +432,55 @@ class Worker:
             self.process.wait(timeout=5.0)
 
     # -------------------------------------------------------------- requests
-    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None
-                ) -> tuple[dict[str, Any], list[bytes]]:
-        """Send one request and wait for its reply; on timeout or a broken reply, kill the worker and raise."""
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None,
+                reply_limit: int | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request and wait for its reply; on timeout or a broken reply, kill the worker and raise.
+
+        ``reply_limit`` caps the bytes of this reply's arrays (the caller knows how large a right answer is);
+        the worker's ``max_reply_bytes`` caps every reply."""
+        seq = self.send(header, blobs, timeout)
+        return self.receive(seq, timeout, reply_limit)
+
+    def send(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None) -> int:
+        """Write one request frame; returns its sequence number (its reply echoes it)."""
         if not self.alive:
             raise WorkerCrashed(self._death_note())
-        wall = timeout if timeout is not None else self.limits.call_timeout_s
-        self._deadline = time.monotonic() + wall
-        self._cpu_limit = self.limits.call_cpu_s if self.limits.call_cpu_s is not None else wall
-        self._cpu_base: float | None = None
+        self._arm(timeout)
         self._seq += 1
         try:
             self._write_all(frame(dict(header, seq=self._seq), blobs))
+        except (WorkerTimeout, WorkerCrashed):
+            self.stop()
+            raise
+        except OSError as exc:
+            note = self._death_note()
+            self.stop()
+            raise WorkerCrashed(f"{note} ({exc})" if note else str(exc)) from None
+        return self._seq
+
+    def receive(self, seq: int, timeout: float | None = None, reply_limit: int | None = None
+                ) -> tuple[dict[str, Any], list[bytes]]:
+        """Wait for the reply to request ``seq``, skipping a few stale replies to earlier requests."""
+        self._arm(timeout)
+        limit = min(reply_limit, self.limits.max_reply_bytes) if reply_limit else self.limits.max_reply_bytes
+        try:
             for _ in range(MAX_STALE_REPLIES + 1):
-                reply, reply_blobs = self._read_frame()
-                seq = reply.get("seq")
-                if seq == self._seq:
+                reply, reply_blobs = self._read_frame(limit)
+                got = reply.get("seq")
+                if got == seq:
                     break
-                if not (isinstance(seq, int) and 0 < seq < self._seq):
-                    raise WireError(f"a reply out of sequence ({str(seq)[:20]}, expected {self._seq})")
+                if not (isinstance(got, int) and 0 < got < seq):
+                    raise WireError(f"a reply out of sequence ({str(got)[:20]}, expected {seq})")
             else:
                 raise WireError("too many replies to earlier requests")
-            if select.select([self._from_worker], [], [], 0)[0] and os.read(self._from_worker, 1):
+            if seq == self._seq and select.select([self._from_worker], [], [], 0)[0] \
+                    and os.read(self._from_worker, 1):
                 raise WireError("the worker sent more than one reply to one request")
+            self._check_disk()
         except WorkerTimeout:
+            self.stop()
+            raise
+        except DiskLimitExceeded:
             self.stop()
             raise
         except (WireError, ValueError, OSError, EOFError) as exc:
@@ -382,23 +489,51 @@ class Worker:
             raise WorkerCrashed(f"{note} ({exc})" if note else str(exc)) from None
         return reply, reply_blobs
 
-    def _read_frame(self) -> tuple[dict[str, Any], list[bytes]]:
-        """One reply frame, its announced sizes checked against the limit before anything is read."""
+    def _arm(self, timeout: float | None) -> None:
+        wall = timeout if timeout is not None else self.limits.call_timeout_s
+        self._deadline = time.monotonic() + wall
+        self._cpu_limit = self.limits.call_cpu_s if self.limits.call_cpu_s is not None else wall
+        self._cpu_base = None
+
+    def _read_frame(self, limit: int) -> tuple[dict[str, Any], list[bytes]]:
+        """One reply frame, its announced sizes checked against the limits before anything is read, its header
+        parsed with any failure (bad UTF-8, bad JSON, nesting deep enough to exhaust the recursion limit) turned
+        into a WireError."""
         (length,) = HEADER.unpack(self._read_exact(HEADER.size))
-        if length > self.limits.max_reply_bytes:
-            raise WireError(f"reply header of {length} bytes")
-        reply = json.loads(self._read_exact(length))
+        if length > self.limits.max_header_bytes:
+            raise WireError(f"reply header of {length} bytes (at most {self.limits.max_header_bytes})")
+        data = self._read_exact(length)
+        try:
+            reply = json.loads(data)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise WireError(f"unreadable reply header ({type(exc).__name__})") from None
         if not isinstance(reply, dict):
             raise WireError("malformed reply")
         sizes = reply.get("blob_sizes", [])
-        if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+        if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes) or len(sizes) > 10_000:
             raise WireError("malformed blob sizes")
-        if sum(sizes) > self.limits.max_reply_bytes:
-            raise WireError(f"reply of more than {self.limits.max_reply_bytes} bytes ({sum(sizes)} bytes announced)")
+        if sum(sizes) > limit:
+            raise WireError(f"reply of more than {limit} bytes ({sum(sizes)} bytes announced)")
         return reply, [self._read_exact(n) for n in sizes]
 
+    def _check_disk(self) -> None:
+        """Stop the worker when it has added more than its disk allowance to its writable folders."""
+        if not self._writable:
+            return
+        limits = self.limits
+        base_bytes, base_entries = self._disk_base
+        used, entries = disk_usage(self._writable, base_entries + limits.disk_files)
+        if used - base_bytes > limits.disk_bytes or entries - base_entries > limits.disk_files:
+            self._kill_now()
+            raise DiskLimitExceeded(
+                f"the worker wrote more to disk than allowed ({(used - base_bytes) >> 20} MiB in "
+                f"{entries - base_entries} files and folders; the limit is {limits.disk_bytes >> 20} MiB and "
+                f"{limits.disk_files} entries)")
+
     def _check_cpu(self) -> None:
-        """Called every POLL_S while waiting: CPU time since the first poll against the per-call limit."""
+        """Called every POLL_S while waiting: CPU time since the first poll against the per-call limit, and the
+        disk the worker has filled."""
+        self._check_disk()
         if self.pid is None:
             return
         used = cpu_seconds(self.pid)

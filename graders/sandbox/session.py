@@ -1,12 +1,15 @@
-"""A grading session's sandbox: a staged submission, and a worker that is replaced after any failure.
+"""A grading session's sandbox: a staged submission, and a fresh worker for every function.
 
-Every worker start gets a fresh copy of the staged sources (a student function that deletes or rewrites files
-cannot affect the next function), loads the assignment's modules, and answers ``run`` requests. The parent keeps
-the cases' expected outputs; the worker only ever sees inputs. A call that leaves its worker tainted (threads
-still running, a timer pending, NumPy patched: the reply says so) counts as a crash of that call, and the worker
-is replaced before the next one.
+Every worker gets a fresh copy of the staged sources, loads the assignment's modules, and answers ``run``
+requests. Each function is graded by a worker of its own (and a call that crashes, times out or leaves its worker
+changed is followed by a new one), so whatever a student's code does to its process (patched NumPy, threads left
+running, a disarmed import gate) costs at most that function. To keep that cheap, the next worker is launched
+while the current one works: by the time a function ends, its successor has started and loaded the modules.
 
-The layers are planned once (layers.plan); the report's ``sandbox`` entry lists those every worker confirmed.
+The parent keeps the cases' expected outputs; the worker only ever sees inputs. Replies are read through the
+schema checks of :mod:`graders.sandbox.replies`, with a size limit per call derived from the size of a right
+answer. The layers are planned once (layers.plan); the report's ``sandbox`` entry lists those every worker
+confirmed.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.sandbox import layers, privileges
+import numpy as np
+
+from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import Limits, Worker, WorkerCrashed
-from graders.sandbox.wire import decode_reply_value, encode_value
+from graders.sandbox.wire import WireError, decode_reply_value, encode_value
 from graders.specs.base import Case, Spec
 from graders.specs.program import to_json
 from graders.submission import Staged
@@ -60,9 +65,14 @@ class SandboxSession:
         self.limits = limits or Limits()
         self.hide_paths = hide_paths or []
         self.plan = layers.plan(python, mode)
+        #: what the worker may not import, made unreadable from outside it (see layers.hidden_paths)
+        self.hidden = layers.hidden_paths(self.plan, [*layers.GRADER_PACKAGES, *forbidden])
         self.home = Path(tempfile.mkdtemp(prefix="nngrade-worker-"))
         self.runs = self._runs_folder()
         self.worker: Worker | None = None
+        self.spare: Worker | None = None  # launched, hello and load sent, replies not read yet
+        self._spare_load_seq = 0
+        self.used = False  # the current worker has run a student call
         self.starts = 0
         self.load_report = LoadReport()
         self.active: list[str] | None = None  # layers every worker so far confirmed
@@ -91,7 +101,9 @@ class SandboxSession:
     def describe(self) -> dict[str, Any]:
         """The report's ``sandbox`` entry."""
         active = self.active if self.active is not None else self.plan.planned()
-        return layers.describe(self.plan, active, self.starts, self.refusals)
+        entry = layers.describe(self.plan, active, self.starts, self.refusals)
+        entry["hidden_packages"] = len(self.hidden)
+        return entry
 
     def __enter__(self) -> SandboxSession:
         return self
@@ -100,53 +112,89 @@ class SandboxSession:
         self.close()
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
+        for worker in (self.worker, self.spare):
+            if worker is not None:
+                worker.stop()
+        self.worker = self.spare = None
         shutil.rmtree(self.home, ignore_errors=True)
         if self.runs != self.home:
             shutil.rmtree(self.runs, ignore_errors=True)
 
     # -------------------------------------------------------------- worker lifecycle
+    def begin_function(self) -> Worker:
+        """A worker that has run no student call yet, for the next function (its predecessor is stopped)."""
+        if self.used:
+            self.discard_worker()
+        return self.ensure_worker()
+
     def ensure_worker(self) -> Worker:
+        """The current worker, or a fresh one (the spare launched earlier, if any) with the modules loaded."""
         if self.worker is not None and self.worker.alive:
             return self.worker
         if self.worker is not None:
             self.worker.stop()
+            self.worker = None
+        if self.spare is None:
+            self._launch_spare()
+        worker, load_seq = self.spare, self._spare_load_seq
+        assert worker is not None
+        self.spare = None
+        self.worker = worker
+        self.used = False
+        self._adopt(worker, load_seq)
+        self._launch_spare()
+        return worker
+
+    def _launch_spare(self) -> None:
+        """Start the next worker and queue its ``load`` request; the replies are read when it is needed."""
         self.starts += 1
         workdir = self.runs / f"run{self.starts}"
         shutil.copytree(self.staged.root, workdir / "submission")
         shutil.copytree(SUPPORT_DIR, workdir / "support", ignore=shutil.ignore_patterns("__pycache__"))
         if self.plan.uid:
             _readable_by_all(workdir)
-        worker = Worker(workdir, self.python, self.limits, plan=self.plan, label=str(self.home / workdir.name))
-        self.worker = worker
-        worker.start()
+        worker = Worker(workdir, self.python, self.limits, plan=self.plan, label=str(self.home / workdir.name),
+                        hidden=self.hidden)
+        self.spare = worker
+        worker.launch()
+        root = workdir / "submission"
+        request = {
+            "op": "load",
+            "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path] + [str(workdir / "support")],
+            "modules": self._requested_modules(),
+            "forbidden": self.forbidden,
+            "hide_paths": self.hide_paths,
+            "relative_to": [str(root.resolve()), str(root)],
+        }
+        self._spare_load_seq = worker.send(request, [], self.limits.start_timeout_s)
+
+    def _requested_modules(self) -> dict[str, str]:
+        return {**{key: m.dotted for key, m in self.staged.modules.items()}, **SUPPORT_MODULES}
+
+    def _adopt(self, worker: Worker, load_seq: int) -> None:
+        """Read a launched worker's hello and load replies; refuse it if strict mode's layers are missing."""
+        try:
+            worker.finish_launch()
+        except WorkerCrashed:
+            self.worker = None
+            raise
         self.active = [n for n in worker.layers if self.active is None or n in self.active]
-        for name, outcome in (worker.hello.get("layers") or {}).items():
+        for name, outcome in worker.hello["layers"].items():
             if outcome is not True:
-                self.refusals[str(name)] = f"the worker could not apply it: {str(outcome)[:200]}"
+                self.refusals[str(name)] = f"the worker could not apply it: {outcome}"
         try:
             layers.refuse(dataclasses.replace(self.plan, missing={**self.plan.missing, **self.refusals}),
                           worker.layers)
         except layers.SandboxUnavailable:
             self.discard_worker()
             raise
-        root = workdir / "submission"
-        request = {
-            "op": "load",
-            "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path] + [str(workdir / "support")],
-            "modules": {**{key: m.dotted for key, m in self.staged.modules.items()}, **SUPPORT_MODULES},
-            "forbidden": self.forbidden,
-            "hide_paths": self.hide_paths,
-            "relative_to": [str(root.resolve()), str(root)],
-        }
-        reply, _ = worker.request(request, [], self.limits.start_timeout_s)
-        self.load_report = LoadReport(reply.get("modules", {}), list(reply.get("forbidden", [])), worker.output())
-        return worker
+        raw, _ = worker.receive(load_seq, self.limits.start_timeout_s)
+        loaded = worker.checked(lambda r: replies.load(r, self._requested_modules()), raw)
+        self.load_report = LoadReport(loaded["modules"], loaded["forbidden"], worker.output())
 
     def discard_worker(self) -> str:
-        """Stop the current worker (after a timeout or crash) and return what it printed."""
+        """Stop the current worker (after a timeout or crash, or when its function is done) and return what it
+        printed."""
         if self.worker is None:
             return ""
         text = self.worker.output()
@@ -155,8 +203,13 @@ class SandboxSession:
         return text
 
     # -------------------------------------------------------------- runs
-    def run(self, spec: Spec, case: Case) -> RunReply:
+    def run(self, spec: Spec, case: Case, expected: dict[str, Any] | None = None,
+            timeout: float | None = None) -> RunReply:
+        """Run ``spec``'s program on ``case`` in the current worker. ``expected`` (the reference's outputs)
+        sizes the reply limit: a right answer is about as large, so a reply many times larger is refused
+        before it is read."""
         worker = self.ensure_worker()
+        self.used = True
         blobs: list[bytes] = []
         request = {
             "op": "run",
@@ -164,31 +217,41 @@ class SandboxSession:
             "inputs": encode_value(case, blobs)["__dict__"],
             "return_inputs": list(spec.read_only),
         }
-        reply, reply_blobs = worker.request(request, blobs)
-        cap = self.limits.max_reply_bytes
+        reply, reply_blobs = worker.request(request, blobs, timeout,
+                                            reply_limit=self.reply_limit(spec, case, expected))
         try:
-            outputs = None
-            raw = reply.get("outputs")
-            if reply.get("error") is None and not isinstance(raw, dict):
-                raise ValueError("outputs missing")
-            if isinstance(raw, dict):
-                outputs = {str(k): decode_reply_value(v, reply_blobs, cap) for k, v in raw.items()}
-            after_raw = reply.get("inputs_after") or {}
-            after = decode_reply_value(after_raw, reply_blobs, cap) if after_raw else {}
-            error = reply.get("error")
-            if error is not None and not isinstance(error, dict):
-                raise ValueError("malformed error")
-            student_s = float(reply.get("student_s", 0.0))
-            forbidden = [str(f) for f in reply.get("forbidden", [])][:10]
-            tainted = [str(t)[:200] for t in reply.get("tainted", [])][:10]
-        except Exception as exc:
+            fields = replies.run(reply)
+            cap = self.limits.max_reply_bytes
+            raw = fields["outputs"]
+            outputs = None if raw is None else {str(k)[:200]: decode_reply_value(v, reply_blobs, cap)
+                                                for k, v in raw.items()}
+            after = decode_reply_value(fields["inputs_after"], reply_blobs, cap) if fields["inputs_after"] else {}
+        except (WireError, ValueError, RecursionError) as exc:
             self.discard_worker()
             raise WorkerCrashed(f"the worker sent a malformed reply ({exc})") from None
-        if tainted:  # the call's own fault: it scores as a crash, and the next call gets a clean worker
+        if fields["tainted"]:  # the next call gets a clean worker; this call's values stand
             self.discard_worker()
-            raise WorkerCrashed(f"the call left the worker unfit for other calls ({'; '.join(tainted)}), "
-                                "so the worker was stopped")
-        return RunReply(outputs, error, after if isinstance(after, dict) else {}, student_s, forbidden, tainted)
+        return RunReply(outputs, fields["error"], after if isinstance(after, dict) else {}, fields["student_s"],
+                        fields["forbidden"], fields["tainted"])
+
+    def reply_limit(self, spec: Spec, case: Case, expected: dict[str, Any] | None) -> int | None:
+        """Bytes a reply to this case may carry: four times a right answer (the outputs and the inputs sent
+        back), plus 1 MiB for small values; None (the worker's global limit) when the answer's size is unknown."""
+        if expected is None:
+            return None
+        size = _nbytes(expected) + sum(_nbytes(case.get(name)) for name in spec.read_only)
+        return 4 * size + (1 << 20)
+
+
+def _nbytes(value: Any) -> int:
+    """Bytes of the arrays in a (nested) value, as float64."""
+    if isinstance(value, np.ndarray):
+        return int(value.size) * max(8, value.dtype.itemsize)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return 16
 
 
 def _readable_by_all(folder: Path) -> None:

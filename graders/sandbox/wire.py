@@ -98,28 +98,38 @@ def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
 
 
 def decode_reply_value(node: Any, blobs: list[bytes], max_bytes: int, depth: int = 0) -> Any:
-    """Untrusted JSON-with-blobs -> arrays, scalars, tuples, lists, dicts and Opaque placeholders."""
+    """Untrusted JSON-with-blobs -> arrays, scalars, tuples, lists, dicts and Opaque placeholders.
+
+    Every shape the worker's encoder cannot produce is a WireError (never an AttributeError or a
+    RecursionError in the parent)."""
     if depth > 16:
         raise WireError("reply nested too deeply")
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
         return [decode_reply_value(v, blobs, max_bytes, depth + 1) for v in node]
-    if isinstance(node, dict):
-        if "__nd__" in node:
-            index = node["__nd__"]
-            if not isinstance(index, int) or not 0 <= index < len(blobs):
-                raise WireError("array reference out of range")
-            return decode_npy(blobs[index], max_bytes)
-        if "__tuple__" in node:
-            return tuple(decode_reply_value(v, blobs, max_bytes, depth + 1) for v in node["__tuple__"])
-        if "__dict__" in node:
-            return {str(k): decode_reply_value(v, blobs, max_bytes, depth + 1) for k, v in node["__dict__"].items()}
-        if "__float__" in node:
-            text = str(node["__float__"])
-            if text not in ("nan", "inf", "-inf"):
-                raise WireError(f"bad float {text!r}")
-            return float(text)
-        if "__obj__" in node:
-            return Opaque(str(node["__obj__"])[:100], str(node.get("repr", ""))[:200])
+    if not isinstance(node, dict) or len(node) > 2:
+        raise WireError("unexpected value in reply")
+    if "__nd__" in node:
+        index = node["__nd__"]
+        if type(index) is not int or not 0 <= index < len(blobs):
+            raise WireError("array reference out of range")
+        return decode_npy(blobs[index], max_bytes)
+    if "__tuple__" in node:
+        items = node["__tuple__"]
+        if not isinstance(items, list):
+            raise WireError("malformed tuple in reply")
+        return tuple(decode_reply_value(v, blobs, max_bytes, depth + 1) for v in items)
+    if "__dict__" in node:
+        entries = node["__dict__"]
+        if not isinstance(entries, dict):
+            raise WireError("malformed dict in reply")
+        return {str(k)[:200]: decode_reply_value(v, blobs, max_bytes, depth + 1) for k, v in entries.items()}
+    if "__float__" in node:
+        text = node["__float__"]
+        if text not in ("nan", "inf", "-inf"):
+            raise WireError(f"bad float {str(text)[:20]!r}")
+        return float(text)
+    if "__obj__" in node:
+        return Opaque(str(node["__obj__"])[:100], str(node.get("repr", ""))[:200])
     raise WireError("unexpected value in reply")

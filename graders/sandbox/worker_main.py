@@ -38,6 +38,8 @@ import numpy as np
 
 HEADER = struct.Struct(">I")
 MAX_REPR = 200
+#: Longer lists are described, not sent (a right answer is an array; a list is only shown in a message).
+MAX_LIST_ITEMS = 10_000
 SANDBOX_NOTE = ("refused by the grader's sandbox: student code may not start processes, use the network, "
                 "signal other processes or touch files outside its own folder")
 
@@ -82,6 +84,8 @@ class Encoder:
         if type(value) is tuple:
             return {"__tuple__": [self.encode(v, depth + 1) for v in value]}
         if type(value) is list:
+            if len(value) > MAX_LIST_ITEMS:  # never what an assignment asks for: say what it was, quickly
+                return {"__obj__": "list", "repr": f"a list of {len(value)} items"}
             return [self.encode(v, depth + 1) for v in value]
         if type(value) is dict and all(type(k) is str for k in value):
             return {"__dict__": {k: self.encode(v, depth + 1) for k, v in value.items()}}
@@ -354,7 +358,8 @@ def confine(spec: dict[str, Any]) -> dict[str, Any]:
             threads = _thread_count()
             if threads != 1:
                 raise RuntimeError(f"{threads} threads at confinement: Landlock would cover only one")
-            _sibling("landlock").restrict([*spec.get("read", []), here], list(spec.get("write", [])))
+            _sibling("landlock").restrict([*spec.get("read", []), here], list(spec.get("write", [])),
+                                          list(spec.get("hide", [])))
             result["landlock"] = True
         except Exception as exc:
             result["landlock"] = f"{type(exc).__name__}: {exc}"
@@ -371,16 +376,25 @@ WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft", "numpy.
                    "math")
 
 
-def _fingerprint() -> list[tuple[str, str, int]]:
+def _fingerprint() -> dict[tuple[str, str], int]:
     """Identity of every attribute of NumPy's main namespaces and of builtins (ids only: comparing the values
-    themselves could call a student's ``__eq__``)."""
-    prints = []
+    themselves could call a student's ``__eq__``). Submodules are left out: NumPy 2 imports ``numpy.random``
+    and its kin on first use and only then sets them as attributes, which is not tampering."""
+    prints: dict[tuple[str, str], int] = {}
     for name in WATCHED_MODULES:
         module = sys.modules.get(name)
-        prints.append((name, "", id(module)))
-        if module is not None:
-            prints += [(name, key, id(value)) for key, value in list(vars(module).items())]
+        if module is None:
+            continue
+        prints[(name, "")] = id(module)
+        for key, value in list(vars(module).items()):
+            if not isinstance(value, ModuleType):
+                prints[(name, key)] = id(value)
     return prints
+
+
+def _tampered(before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]) -> bool:
+    """An attribute present before the call was replaced or deleted (new attributes are not counted)."""
+    return any(after.get(key) != identity for key, identity in before.items())
 
 
 class Hygiene:
@@ -425,7 +439,7 @@ class Hygiene:
         if sys.meta_path[:1] != [self.gate]:
             tainted.append("the import hooks were changed")
             sys.meta_path[:] = [self.gate, *(f for f in sys.meta_path if f is not self.gate)]
-        if _fingerprint() != self.fingerprint:
+        if _tampered(self.fingerprint, _fingerprint()):
             tainted.append("NumPy or builtins were modified")
         return tainted
 

@@ -119,7 +119,11 @@ def submission(scene: Scene, attack: Attack) -> Path:
 
 
 def messages(entry: dict[str, Any]) -> str:
-    return "\n".join([c["message"] for c in entry["checks"]] + entry["diagnosis"])
+    return "\n".join([c["message"] for c in entry["checks"]] + entry["diagnosis"] + entry["warnings"])
+
+
+#: Bytes that would drive a terminal (ESC, BEL, CSI) or reorder text (bidi overrides) if a report passed them on.
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
 def assert_nothing_escaped(scene: Scene, report: dict[str, Any], before: dict[str, tuple[int, int]]) -> None:
@@ -151,7 +155,8 @@ def test_attack_costs_only_the_attacking_function(scene: Scene, two_module_assig
 
     functions = by_name(report)
     hit = functions[attack.target]
-    assert hit["score"] == 0.0, (hit["status"], messages(hit))
+    if not attack.keeps_points:
+        assert hit["score"] == 0.0, (hit["status"], messages(hit))
     assert hit["status"] in attack.statuses, (hit["status"], messages(hit))
     if hit["status"] == attack.statuses[0] and attack.words:
         assert any(w.lower() in messages(hit).lower() for w in attack.words), messages(hit)
@@ -161,6 +166,10 @@ def test_attack_costs_only_the_attacking_function(scene: Scene, two_module_assig
 
     assert_nothing_escaped(scene, report, before)
     assert report["sandbox"]["mode"] == MODE
+    assert list(scene.grader_tmp.iterdir()) == [], "the grader left temporary folders behind"
     paths = write_reports(report, scene.out_dir)
     assert paths["json"].read_bytes() == render_reports(report)["json"]
     assert json.loads(paths["json"].read_text())["score"] == report["score"]
+    for path in paths.values():
+        text = path.read_bytes().decode("utf-8")
+        assert not any(c in text for c in TERMINAL_CONTROLS), f"a control character reached {path.name}"

@@ -22,6 +22,9 @@ class Attack:
     target: str = "affine_backward"
     module: str = "layers"
     leak: bool = False  # prefix the _leak helper
+    #: the attacking function returns right values besides its trick: it may keep its points (the test then
+    #: checks that the trick cost the others nothing and that ``words`` appear in its warnings or messages)
+    keeps_points: bool = False
 
     def code(self) -> str:
         return (LEAK.strip() + "\n\n\n" if self.leak else "") + textwrap.dedent(self.source).strip() + "\n"
@@ -147,7 +150,7 @@ ATTACKS: tuple[Attack, ...] = (
             threading.Thread(target=_later, daemon=True).start()
             x, w, b = cache
             return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-    """, ("crashed",), ("threads were left running",)),
+    """, ("passed",), ("threads were left running",), keeps_points=True),
     Attack("timer-left-pending", """
         import os
         import signal
@@ -157,7 +160,7 @@ ATTACKS: tuple[Attack, ...] = (
             signal.setitimer(signal.ITIMER_REAL, 0.2)
             x, w, b = cache
             return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-    """, ("crashed",), ("timer",)),
+    """, ("passed",), ("timer",), keeps_points=True),
     # ------------------------------------------------------------------ output
     Attack("five-GiB-of-output", """
         import sys
@@ -322,7 +325,7 @@ ATTACKS: tuple[Attack, ...] = (
             np.maximum = lambda a, b, *args, **kwargs: a * 0
             np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
             return np.zeros(1), np.zeros(1), np.zeros(1)
-    """, ("crashed",), ("NumPy or builtins were modified",)),
+    """, ("failed",), ("NumPy or builtins were modified",)),
     Attack("ndarray-subclass", """
         import numpy as np
 
@@ -415,11 +418,134 @@ ATTACKS: tuple[Attack, ...] = (
 
         def affine_backward(dout, cache):
             sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ImportGate"]
-            try:
-                importlib.import_module("to" + "rch")
-            except ImportError:
-                pass
+            torch = importlib.import_module("to" + "rch")
+            x, w, b = (torch.tensor(a) for a in cache)
+            d = torch.tensor(dout)
+            return ((d @ w.T).reshape(x.shape).numpy(), (x.reshape(x.shape[0], -1).T @ d).numpy(),
+                    d.sum(0).numpy())
+    """, ("error", "forbidden"), ("No module named", "Permission denied", "not available", "torch")),
+    Attack("clear-the-gate-sets-and-import-the-reference", """
+        import glob
+        import importlib
+        import sys
+
+        def affine_backward(dout, cache):
+            for finder in sys.meta_path:
+                for name in ("blocked", "forbidden"):
+                    if isinstance(getattr(finder, name, None), set):
+                        getattr(finder, name).clear()
+            sys.path += ["$repo", *glob.glob("/usr/lib/python3*/site-packages"), *glob.glob("/usr/local/lib/python3*/*")]
+            found = []
+            for name in ("reference.cs231n", "graders.specs.dense"):
+                try:
+                    module = importlib.import_module(name)
+                    found.append(repr(module))
+                except Exception as exc:
+                    print(exc)
+            _leak(found)
+            return importlib.import_module("reference").cs231n.affine_backward(dout, cache)
+    """, ("error",), ("No module named", "Permission denied", "not available"), leak=True),
+    # ------------------------------------------------------------------ the worker's own bookkeeping
+    Attack("disarm-the-hygiene-check-then-sabotage-numpy", """
+        import sys
+        import numpy as np
+
+        def affine_backward(dout, cache):
+            worker = sys.modules["__main__"]
+            worker.Hygiene.after_run = lambda self: []
+            right = np.maximum
+            np.maximum = lambda a, b, *args, **kwargs: right(a, b) * 0 - 1
+            np.dot = lambda a, b, *args, **kwargs: 0
             x, w, b = cache
             return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-    """, ("forbidden", "crashed"), ("torch", "import hooks")),
+    """, ("passed",), keeps_points=True),
+    Attack("forge-the-reply-to-the-next-call", """
+        import json
+        import os
+        import struct
+        import sys
+
+        def affine_backward(dout, cache):
+            worker = sys.modules["__main__"]
+            header = json.dumps({"ok": True, "error": None, "outputs": {"dx": 0, "dw": 0, "db": 0},
+                                 "blob_sizes": [], "seq": worker.CURRENT_SEQ[0] + 1}).encode()
+            os.write(int(sys.argv[2]), struct.pack(">I", len(header)) + header)
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """, ("crashed",), ("sequence",)),
+    Attack("reply-nested-100000-deep", """
+        import os
+        import struct
+        import sys
+
+        def affine_backward(dout, cache):
+            seq = sys.modules["__main__"].CURRENT_SEQ[0]
+            header = ('{"seq": %d, "ok": true, "outputs": ' % seq + "[" * 100000 + "]" * 100000 + "}").encode()
+            os.write(int(sys.argv[2]), struct.pack(">I", len(header)) + header)
+            os._exit(0)
+    """, ("crashed",), ("unreadable reply header",)),
+    Attack("reply-with-the-wrong-types", """
+        import json
+        import os
+        import struct
+        import sys
+
+        def affine_backward(dout, cache):
+            seq = sys.modules["__main__"].CURRENT_SEQ[0]
+            header = json.dumps({"seq": seq, "ok": True, "outputs": {"dx": {"__dict__": 7}}, "error": None,
+                                 "student_s": "fast", "tainted": {"a": 1}, "blob_sizes": []}).encode()
+            os.write(int(sys.argv[2]), struct.pack(">I", len(header)) + header)
+            os._exit(0)
+    """, ("crashed",), ("malformed reply",)),
+    Attack("reply-of-60-MiB-under-the-global-limit", """
+        import numpy as np
+
+        def affine_backward(dout, cache):
+            big = np.ones(20 * 2**20 // 8)
+            return big, big, big
+    """, ("crashed",), ("reply of more than",)),
+    Attack("reply-header-of-20-MiB", """
+        import os
+        import struct
+        import sys
+
+        def affine_backward(dout, cache):
+            seq = sys.modules["__main__"].CURRENT_SEQ[0]
+            header = ('{"seq": %d, "ok": true, "pad": "' % seq + " " * (20 << 20) + '"}').encode()
+            os.write(int(sys.argv[2]), struct.pack(">I", len(header)) + header)
+            os._exit(0)
+    """, ("crashed",), ("reply header of",)),
+    Attack("return-a-list-of-three-million-floats", """
+        def affine_backward(dout, cache):
+            return [0.5] * (3 * 10**6), [0.25], [0.125]
+    """, ("failed",), ("list",)),
+    # ------------------------------------------------------------------ disk
+    Attack("fill-the-disk", """
+        import os
+        import uuid
+
+        def affine_backward(dout, cache):
+            block = b"x" * (60 << 20)
+            for folder in (os.environ.get("TMPDIR", "/tmp"), os.getcwd()):
+                with open(os.path.join(folder, uuid.uuid4().hex), "wb") as handle:
+                    handle.write(block)
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """, ("crashed",), ("wrote more to disk",)),
+    Attack("ten-thousand-files", """
+        import os
+
+        def affine_backward(dout, cache):
+            folder = os.environ.get("TMPDIR", "/tmp")
+            for index in range(10000):
+                open(os.path.join(folder, f"f{index}"), "w").close()
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """, ("crashed",), ("wrote more to disk",)),
+    # ------------------------------------------------------------------ what reaches a terminal
+    Attack("escape-sequences-in-the-error", """
+        def affine_backward(dout, cache):
+            print("\x1b[2J\x1b]0;pwned\x07")
+            raise RuntimeError("\x1b[31mred\x1b[0m \x1b]8;;http://evil/\x07link\x1b]8;;\x07 \u202eevil\x07")
+    """, ("error",), ("RuntimeError",)),
 )

@@ -1,0 +1,75 @@
+"""Keeping the grader's own (trusted) processes away from the places students control.
+
+WHY: Python puts the folder of the script, or the working directory for ``-m`` and ``-c``, first on
+``sys.path``, and honours ``PYTHONPATH``. A batch started from inside a class folder therefore imported an
+entry named ``numpy.py`` or ``graders.py`` into the grading process, as root. Every trusted process nngrade
+starts (the batch's grading processes; the CLI itself, which re-executes once) runs as ``python -I`` (no
+``PYTHON*`` variables, no user site-packages, no script or working folder on ``sys.path``; Python 3.11's ``-P``
+is implied), in a working folder of its own, with an environment built from a short list of variables. The
+only folder put on ``sys.path`` is the one holding nngrade's own packages.
+
+``python -m graders`` cannot be protected this way when the current folder holds a ``graders`` package or
+module (Python imports it before any code of ours runs): the console script ``nngrade`` is the way to run the
+grader; ``python -m graders`` is for a folder you trust (the README says so). The CLI's own re-execution is in
+:mod:`graders.entry`, which imports nothing a student's file could shadow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import graders
+
+#: The folder that holds the ``graders`` and ``reference`` packages (a checkout or site-packages).
+PACKAGE_ROOT = str(Path(graders.__file__).resolve().parents[1])
+#: Variables a grading process may inherit: locale, a home for caches, where MNIST lives, BLAS threads.
+PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "XDG_CACHE_HOME", "NNGRADE_MNIST_DIR",
+                    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HYPOTHESIS_PROFILE")
+
+
+def boot_code(module: str, function: str) -> str:
+    """Source for ``python -I -c``: put nngrade's folder first on sys.path, then call ``module.function()``."""
+    return (f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); "
+            f"from {module} import {function}; {function}()")
+
+
+def isolated_command(module: str, function: str) -> list[str]:
+    """The command line of a trusted subprocess that runs ``module.function()``."""
+    return [sys.executable, "-I", "-c", boot_code(module, function)]
+
+
+def clean_environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment reduced to :data:`PASSED_VARIABLES`, plus ``overrides``."""
+    env = {name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ}
+    env.setdefault("PATH", "/usr/bin:/bin")
+    env.update(overrides or {})
+    return env
+
+
+def private_folder(prefix: str) -> Path:
+    """A fresh folder only this user can enter (mkdtemp: mode 0700)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder whatever a worker left in it (read-only folders included); missing is fine."""
+
+    def make_writable(function: object, target: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=make_writable)
