@@ -36,6 +36,8 @@ class Assignment:
     functions: list[GradedFunction]
     forbidden_imports: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    #: a shape that differs from the hand-out's only by size-1 axes fails (default: points with a warning)
+    strict_shapes: bool = False
 
     @property
     def max_score(self) -> float:
@@ -78,14 +80,26 @@ def _raw(name: str) -> dict[str, Any]:
     return merged
 
 
-def _check_points(spec: Spec, total: float, given: dict[str, float] | None) -> dict[str, float]:
+def _check_points(spec: Spec, total: float, given: dict[str, float] | None,
+                  robustness: dict[str, float] | None = None) -> dict[str, float]:
+    """Points per check. ``given`` (the TOML's ``checks`` table) fixes every check's points; otherwise
+    ``robustness`` (the TOML's ``robustness`` table, by robustness name) fixes those, and the rest of ``total``
+    is split over the checks (and any robustness check not listed) by their weights."""
+    weights = {c.name: c.points for c in spec.checks} | {r.check_name: r.weight for r in spec.robustness}
     if given:
-        unknown = set(given) - {c.name for c in spec.checks}
+        unknown = set(given) - set(weights)
         if unknown:
             raise AssignmentError(f"{spec.name}: no checks named {sorted(unknown)}")
-        return {c.name: float(given.get(c.name, 0.0)) for c in spec.checks}
-    weight = sum(c.points for c in spec.checks)
-    return {c.name: total * c.points / weight for c in spec.checks}
+        return {name: float(given.get(name, 0.0)) for name in weights}
+    fixed = {f"robust:{name}": float(points) for name, points in (robustness or {}).items()}
+    unknown = set(fixed) - set(weights)
+    if unknown:
+        raise AssignmentError(f"{spec.name}: no robustness checks named {sorted(n[7:] for n in unknown)}")
+    rest = total - sum(fixed.values())
+    if rest < 0:
+        raise AssignmentError(f"{spec.name}: its robustness points exceed its {total:g} points")
+    weight = sum(w for name, w in weights.items() if name not in fixed)
+    return {name: fixed[name] if name in fixed else rest * w / weight for name, w in weights.items()}
 
 
 @cache
@@ -99,7 +113,8 @@ def load(name: str) -> Assignment:
             spec = registry.get(entry["spec"], **spec_options)
         except KeyError as exc:
             raise AssignmentError(f"{name}: {exc.args[0]}") from None
-        check_points = _check_points(spec, float(entry.get("points", 1.0)), entry.get("checks"))
+        check_points = _check_points(spec, float(entry.get("points", 1.0)), entry.get("checks"),
+                                     entry.get("robustness"))
         functions.append(GradedFunction(spec, sum(check_points.values()), check_points))
     modules = {key: list(value["paths"]) for key, value in data.get("modules", {}).items()}
     missing = {f.spec.module for f in functions} - set(modules)
@@ -112,4 +127,5 @@ def load(name: str) -> Assignment:
         functions=functions,
         forbidden_imports=list(data.get("forbidden_imports", [])),
         data=data,
+        strict_shapes=bool(data.get("strict_shapes", False)),
     )

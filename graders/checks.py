@@ -7,6 +7,9 @@ values there, the tolerance, how many entries differ, and (for 4-D arrays) a 2-D
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,39 @@ from graders.sandbox.wire import Opaque
 from graders.specs.base import Case, Check, Outputs, Verdict
 
 _NUMERIC_KINDS = "biuf"
+#: The assignment option ``strict_shapes``: a shape that differs only by size-1 axes fails instead of earning
+#: the points with a warning. A context variable, so that every rule (custom ones included) sees it.
+_STRICT_SHAPES: ContextVar[bool] = ContextVar("strict_shapes", default=False)
+
+
+@contextlib.contextmanager
+def strict_shapes(on: bool) -> Iterator[None]:
+    token = _STRICT_SHAPES.set(on)
+    try:
+        yield
+    finally:
+        _STRICT_SHAPES.reset(token)
+
+
+def value_role(name: str) -> str:
+    """What a named value is, for messages: "the gradient dx", "the running statistic bn_param['running_mean']"."""
+    if "running_" in name:
+        return f"the running statistic {name}"
+    if name.startswith("loss"):
+        return f"the loss {name}" if name != "loss" else "the loss"
+    bare = name.split("[")[0].split("_")[0]
+    if len(bare) > 1 and bare[0] == "d" and bare[1:2].isalpha() and bare not in ("dropout", "data"):
+        return f"the gradient {name}"
+    return f"the output {name}"
+
+
+def broadcast_form(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` without its leading size-1 axes: two shapes with the same form broadcast alike against any
+    array ((1, D) and (D,) do; (D, 1) and (D,) do not: subtracting one from the other gives (D, D))."""
+    index = 0
+    while index < len(shape) and shape[index] == 1:
+        index += 1
+    return tuple(shape[index:])
 
 
 def _kind_name(value: Any) -> str:
@@ -59,8 +95,15 @@ def compare_arrays(name: str, actual: Any, expected: Any, atol: float, rtol: flo
         return Verdict(False, f"{name}: expected {_kind_name(want)}, got {_kind_name(actual)}")
     if want.ndim == 0 and got.size == 1:
         got = got.reshape(())
+    warning = ""
     if got.shape != want.shape:
-        return Verdict(False, f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+        role = value_role(name)
+        if broadcast_form(got.shape) != broadcast_form(want.shape) or _STRICT_SHAPES.get():
+            return Verdict(False, f"{role} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+        warning = (f"{role} has shape {tuple(got.shape)} where {tuple(want.shape)} is expected: the values are "
+                   "right and only leading axes of size 1 differ, so it costs no points here; return the hand-out's "
+                   "shape all the same (code that stores or stacks it may depend on it)")
+        got = got.reshape(want.shape)
     got64 = got.astype(np.float64)
     want64 = want.astype(np.float64)
     if not np.all(np.isfinite(got64)) and np.all(np.isfinite(want64)):
@@ -71,7 +114,7 @@ def compare_arrays(name: str, actual: Any, expected: Any, atol: float, rtol: flo
     allowed = atol + rtol * np.abs(want64)
     over = diff > allowed
     if not np.any(over):
-        return Verdict(True)
+        return Verdict(True, warning=warning)
     excess = np.where(over, diff - allowed, -np.inf)
     worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
     at = f" at index {tuple(int(i) for i in worst)}" if worst else ""

@@ -25,9 +25,16 @@ def judge(
     expected: Mapping[str, Any],
     actual: Mapping[str, Any] | None,
     error: Mapping[str, Any] | None,
+    setup: Mapping[str, str] | None = None,
 ) -> CaseRun:
-    """Apply every check of ``spec`` to one case run. A raised exception fails every check with its message."""
+    """Apply every check of ``spec`` to one case run. A raised exception fails every check with its message,
+    except where it was raised by a ``setup`` step (another graded function, such as the forward a backward
+    needs): the case then says nothing about this function and is marked unjudged."""
     verdicts: dict[str, Verdict] = {}
+    if error is not None and setup and error.get("step") in setup:
+        reason = f"{setup[str(error.get('step'))]} raised {error_text(error)}"
+        return CaseRun(case=case, actual=dict(actual or {}), expected=dict(expected), verdicts={},
+                       error=error_text(error), unjudged=reason)
     if error is not None and error.get("step") == "outputs":
         # Not an exception in the student's code: what it returned had the wrong form (None, a short tuple ...).
         for check in spec.checks:

@@ -6,12 +6,27 @@ single path component on POSIX, macOS and Windows, must not start with something
 treats specially (``-``, ``=``, ``+``, ``@``), and must stay unique on case-insensitive file systems. Letters of
 any script are kept: a student called Zoë stays ``Zoë``.
 
+WHY keep the whole name: an instructor looks a report up by the name that was handed in, and repository-style
+names (``hw2-alice-smith-2024-final-resubmission-...``) often share a long prefix, so truncating them made
+entries collide. The sanitised name is kept whole up to :data:`MAX_NAME_BYTES` (255 bytes of UTF-8: the limit
+of one path component on ext4 and APFS, and within NTFS's 255 UTF-16 units). A longer one becomes its first
+bytes (cut at a character boundary, trailing dots dropped), ``-`` and the first :data:`HASH_CHARS` hex digits
+of the SHA-256 of the full original name (its UTF-8 bytes, undecodable bytes as they are on disk), at most
+255 bytes in all: two long names sharing any prefix get different names, and a name always the same one.
+The original name stays in :attr:`Entry.source`.
+
 WHY deterministic: ``--resume`` finds an entry's earlier report by its name, so the same class folder must
-always give the same names; collisions are resolved in sorted order of the original names.
+always give the same names; names that still collide (``alice.zip`` and ``Alice.py``) get ``-2``, ``-3``, ...
+in sorted order of the original names, the name shortened to leave room for the number.
+
+WHY links are not entries: an entry that is a symbolic link would make the batch grade whatever it points to
+(another student's folder, a file outside the class folder). It is listed in :attr:`Discovery.ignored` as
+``name (symbolic link, not followed)`` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -25,7 +40,10 @@ _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
 _UNSAFE = re.compile(r"[^\w.-]")
-MAX_NAME_CHARS = 80
+#: Longest entry name, in bytes of UTF-8: one path component on common file systems.
+MAX_NAME_BYTES = 255
+#: Hex digits of the original name's SHA-256 that end a name too long to keep whole.
+HASH_CHARS = 12
 
 
 class ClassFolderError(ValueError):
@@ -52,21 +70,48 @@ class Discovery:
     ignored: list[str] = field(default_factory=list)
 
 
+def _fit(name: str, max_bytes: int) -> str:
+    """The longest start of ``name`` that is at most ``max_bytes`` of UTF-8 (never half a character)."""
+    return name.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+def _shortened(name: str, raw: str) -> str:
+    """A sanitised ``name`` too long to keep whole: its start, ``-`` and a hash of the original ``raw``."""
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:HASH_CHARS]
+    return f"{_fit(name, MAX_NAME_BYTES - HASH_CHARS - 1).rstrip('.')}-{digest}"
+
+
 def safe_name(raw: str) -> str:
     """``raw`` as one portable path component: NFC, only letters, digits, ``_``, ``.`` and ``-``, starting
-    with a letter, digit or ``_``, no trailing dot, not a Windows device name, at most 80 characters."""
+    with a letter, digit or ``_``, no trailing dot, not a Windows device name, at most MAX_NAME_BYTES bytes
+    (a longer name is shortened and ends in a hash of ``raw``: see the module docstring)."""
     name = _UNSAFE.sub("_", unicodedata.normalize("NFC", raw))
-    name = re.sub(r"^[.-]", "_", name)
-    name = name[:MAX_NAME_CHARS].rstrip(".")
+    name = re.sub(r"^[.-]", "_", name).rstrip(".")
     if not name:
         return "entry"
     if name.split(".")[0].casefold() in _WINDOWS_DEVICES:
         name = "_" + name
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        name = _shortened(name, raw)
     return name
+
+
+def _numbered(base: str, number: int) -> str:
+    """``base-number`` (``base`` itself for 1), still at most MAX_NAME_BYTES bytes."""
+    if number == 1:
+        return base
+    suffix = f"-{number}"
+    return _fit(base, MAX_NAME_BYTES - len(suffix)).rstrip(".") + suffix
 
 
 def _is_entry(path: Path) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() in ENTRY_SUFFIXES)
+
+
+def _is_excluded(path: Path, excluded: set[Path]) -> bool:
+    """Whether ``path`` is one of the excluded folders. A link is never resolved (a link loop would make
+    ``resolve`` raise): it is reported as ignored instead."""
+    return not path.is_symlink() and path.resolve() in excluded
 
 
 def _base_name(path: Path) -> str:
@@ -86,12 +131,19 @@ def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
         (
             p
             for p in class_dir.iterdir()
-            if not p.name.startswith(".") and p.name != "__MACOSX" and p.resolve() not in excluded
+            if not p.name.startswith(".") and p.name != "__MACOSX" and not _is_excluded(p, excluded)
         ),
         key=lambda p: (p.name.casefold(), p.name),
     )
-    candidates = [p for p in children if _is_entry(p)]
-    ignored = [p.name for p in children if not _is_entry(p)]
+    candidates: list[Path] = []
+    ignored: list[str] = []
+    for path in children:
+        if path.is_symlink():
+            ignored.append(f"{path.name} (symbolic link, not followed)")
+        elif _is_entry(path):
+            candidates.append(path)
+        else:
+            ignored.append(path.name)
     if not candidates:
         found = f" (only {', '.join(ignored)})" if ignored else ""
         raise ClassFolderError(
@@ -105,7 +157,7 @@ def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
         name, number = base, 1
         while name.casefold() in taken:
             number += 1
-            name = f"{base}-{number}"
+            name = _numbered(base, number)
         taken.add(name.casefold())
         entries.append(Entry(name, path))
     return Discovery(entries, ignored)

@@ -27,8 +27,8 @@ import numpy as np
 from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import Limits, Worker, WorkerCrashed
 from graders.sandbox.wire import WireError, decode_reply_value, encode_value
-from graders.specs.base import Case, Spec
-from graders.specs.program import to_json
+from graders.specs.base import Case
+from graders.specs.program import Program, to_json
 from graders.submission import Staged
 
 SUPPORT_DIR = Path(__file__).with_name("support")
@@ -203,22 +203,22 @@ class SandboxSession:
         return text
 
     # -------------------------------------------------------------- runs
-    def run(self, spec: Spec, case: Case, expected: dict[str, Any] | None = None,
-            timeout: float | None = None) -> RunReply:
-        """Run ``spec``'s program on ``case`` in the current worker. ``expected`` (the reference's outputs)
-        sizes the reply limit: a right answer is about as large, so a reply many times larger is refused
-        before it is read."""
+    def run_program(self, program: Program, case: Case, expected: dict[str, Any] | None = None,
+                    return_inputs: tuple[str, ...] = (), timeout: float | None = None) -> RunReply:
+        """Run ``program`` on ``case`` in the current worker. ``expected`` (the reference's outputs) sizes the
+        reply limit: a right answer is about as large, so a reply many times larger is refused before it is
+        read. ``return_inputs`` are sent back after the calls (to see whether the student changed them)."""
         worker = self.ensure_worker()
         self.used = True
         blobs: list[bytes] = []
         request = {
             "op": "run",
-            "program": to_json(spec.program(case)),
+            "program": to_json(program),
             "inputs": encode_value(case, blobs)["__dict__"],
-            "return_inputs": list(spec.read_only),
+            "return_inputs": list(return_inputs),
         }
-        reply, reply_blobs = worker.request(request, blobs, timeout,
-                                            reply_limit=self.reply_limit(spec, case, expected))
+        limit = self.reply_limit(case, return_inputs, expected)
+        reply, reply_blobs = worker.request(request, blobs, timeout, reply_limit=limit)
         try:
             fields = replies.run(reply)
             cap = self.limits.max_reply_bytes
@@ -234,12 +234,13 @@ class SandboxSession:
         return RunReply(outputs, fields["error"], after if isinstance(after, dict) else {}, fields["student_s"],
                         fields["forbidden"], fields["tainted"])
 
-    def reply_limit(self, spec: Spec, case: Case, expected: dict[str, Any] | None) -> int | None:
+    @staticmethod
+    def reply_limit(case: Case, return_inputs: tuple[str, ...], expected: dict[str, Any] | None) -> int | None:
         """Bytes a reply to this case may carry: four times a right answer (the outputs and the inputs sent
         back), plus 1 MiB for small values; None (the worker's global limit) when the answer's size is unknown."""
         if expected is None:
             return None
-        size = _nbytes(expected) + sum(_nbytes(case.get(name)) for name in spec.read_only)
+        size = _nbytes(expected) + sum(_nbytes(case.get(name)) for name in return_inputs)
         return 4 * size + (1 << 20)
 
 

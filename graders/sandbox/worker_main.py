@@ -237,6 +237,8 @@ class Interpreter:
             return getattr(self.eval(expr["of"], env), expr["name"])
         if kind == "slice":
             return self.eval(expr["of"], env)[expr["start"]:expr["stop"]]
+        if kind == "pack":
+            return tuple(self.eval(item, env) for item in expr["items"])
         raise ValueError(f"unknown expression {kind!r}")
 
 
@@ -505,6 +507,10 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
             message += f" ({SANDBOX_NOTE})"
         reply["error"] = {"step": exc.step, "type": type(exc.error).__name__, "message": message,
                           "traceback": exc.where}
+        # What the steps before the failing one produced keeps its credit (a forward's output when only the
+        # backward raised).
+        outputs = exc.partial
+        reply["outputs"] = encoder.encode(outputs)["__dict__"] if outputs else None
     except OutputError as exc:  # e.g. the student returned None where the hand-out says (out, cache)
         reply["error"] = {"step": "outputs", "type": "OutputError", "message": str(exc)[:2000], "traceback": ""}
     except Exception as exc:  # an Assign step failing, for instance

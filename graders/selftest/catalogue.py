@@ -48,7 +48,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "submissions" / "examples"
 
 Kind = Literal["mutant", "equivalent"]
 KINDS: tuple[Kind, ...] = ("mutant", "equivalent")
-ENTRY_KEYS = {"id", "kind", "base", "file", "old", "new", "patch", "pattern", "target", "diagnosis", "note"}
+ENTRY_KEYS = {"id", "kind", "base", "file", "old", "new", "patch", "pattern", "target", "diagnosis", "note",
+              "may_lose"}
 
 
 class CatalogueError(ValueError):
@@ -68,6 +69,9 @@ class Entry:
     #: Words the target function's diagnosis must contain (each, case-insensitively); empty: not checked.
     diagnosis: tuple[str, ...] = ()
     note: str = ""
+    #: For an equivalent written in a corner the hand-out does not cover (no max shift in a softmax, a 2-D-only
+    #: dropout): the robustness checks of the target it may lose (e.g. "robust:large_scores"), and nothing else.
+    may_lose: tuple[str, ...] = ()
 
     @property
     def is_mutant(self) -> bool:
@@ -169,6 +173,9 @@ def parse(data: dict[str, Any], path: Path, graded: set[str] | None = None) -> C
         diagnosis = tuple(raw.get("diagnosis", ()))
         if diagnosis and raw["kind"] != "mutant":
             raise CatalogueError(f"{where}: only mutants have a diagnosis to check")
+        may_lose = tuple(raw.get("may_lose", ()))
+        if may_lose and (raw["kind"] != "equivalent" or not all(n.startswith("robust:") for n in may_lose)):
+            raise CatalogueError(f"{where}: may_lose lists robustness checks (robust:...) of an equivalent")
         base = raw.get("base", defaults.get("base"))
         if base is None:
             raise CatalogueError(f"{where}: no base (set base, or [defaults] base)")
@@ -182,18 +189,31 @@ def parse(data: dict[str, Any], path: Path, graded: set[str] | None = None) -> C
                 target=raw["target"],
                 diagnosis=diagnosis,
                 note=raw.get("note", ""),
+                may_lose=may_lose,
             )
         )
     return Catalogue(assignment, tuple(entries), path)
 
 
 def load(assignment: str, graded: set[str] | None = None) -> Catalogue:
-    """The catalogue of ``assignment`` (a name with a file in ``catalogue/``, or a path to a .toml file)."""
+    """The catalogue of ``assignment``: a name with a file in ``catalogue/`` (plus the files of the folder
+    ``catalogue/<name>.d/``, if any, each with the same format: one file per family of functions keeps entries
+    easy to find), or a path to a .toml file."""
     path = Path(assignment) if assignment.endswith(".toml") else CATALOGUE_DIR / f"{assignment}.toml"
     if not path.exists():
         raise CatalogueError(f"no selftest catalogue for {assignment!r}; available: {', '.join(available())}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{path}: {exc}") from None
-    return parse(data, path, graded)
+    parts = [path, *sorted(path.with_suffix(".d").glob("*.toml"))]
+    catalogues: list[Catalogue] = []
+    for part in parts:
+        try:
+            data = tomllib.loads(part.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogueError(f"{part}: {exc}") from None
+        data.setdefault("assignment", catalogues[0].assignment if catalogues else path.stem)
+        catalogues.append(parse(data, part, graded))
+    entries = [e for c in catalogues for e in c.entries]
+    ids = [e.id for e in entries]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise CatalogueError(f"{assignment}: duplicate entry ids {duplicates}")
+    return Catalogue(catalogues[0].assignment, tuple(entries), path)

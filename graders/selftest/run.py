@@ -54,6 +54,8 @@ class JobResult:
     statuses: dict[str, str] = field(default_factory=dict)
     #: function -> its diagnosis sentences (only functions that lost points)
     diagnoses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: function -> the checks that lost points (only functions that lost points)
+    lost_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the entry could not be built or graded (a stale snippet, an internal grader error)
     error: str = ""
     duration_s: float = 0.0
@@ -92,6 +94,8 @@ def summarise(job_id: str, report: dict[str, Any], duration_s: float) -> JobResu
         lost=lost,
         statuses={f["name"]: f["status"] for f in functions},
         diagnoses={f["name"]: tuple(f["diagnosis"]) for f in functions if f["name"] in lost},
+        lost_checks={f["name"]: tuple(c["name"] for c in f["checks"] if c["score"] < c["max_score"])
+                     for f in functions if f["name"] in lost},
         duration_s=duration_s,
     )
 

@@ -4,7 +4,8 @@ Outcomes:
   mutant      ``caught``         the target function lost points (the bug was found where it is);
               ``elsewhere``      the target kept full marks but another graded function lost points;
               ``missed``         nothing lost points: the grader let the bug through;
-  equivalent  ``kept``           full marks everywhere, as correct code deserves;
+  equivalent  ``kept``           full marks everywhere, as correct code deserves (an equivalent with
+                                 ``may_lose`` may lose those robustness checks of its target, nothing else);
   (or base)   ``false failure``  correct code lost points somewhere;
   any         ``broken``         the entry could not be built or graded (a stale snippet, a grader error).
 
@@ -56,7 +57,10 @@ def outcome(entry: Entry | None, result: JobResult) -> str:
     if result.error:
         return BROKEN
     if entry is None or not entry.is_mutant:
-        return FALSE_FAILURE if result.lost else KEPT
+        allowed = set(entry.may_lose) if entry is not None else set()
+        lost_elsewhere = set(result.lost) - {entry.target} if entry is not None else set(result.lost)
+        lost_here = set(result.lost_checks.get(entry.target, ())) if entry is not None else set()
+        return FALSE_FAILURE if lost_elsewhere or not lost_here <= allowed else KEPT
     if entry.target in result.lost:
         return CAUGHT
     return ELSEWHERE if result.lost else MISSED

@@ -35,6 +35,8 @@ class Verdict:
     #: 2-D map of where an array differs (e.g. max |dx - expected| over N and C), for the report's heat map.
     where: list[list[float]] | None = None
     where_label: str = ""
+    #: A passing check's remark for the student (right values in a harmless form, such as (1, D) for (D,)).
+    warning: str = ""
 
 
 #: A custom comparison: (case, student outputs, reference outputs, check) -> Verdict.
@@ -75,15 +77,32 @@ class GradientCheck:
     rtol: float = 1e-5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CaseRun:
-    """Everything the grader saw for one case: the evidence diagnoses are drawn from."""
+    """Everything the grader saw for one case: the evidence diagnoses are drawn from. Compared by identity
+    (its fields hold arrays)."""
 
     case: Case
     actual: Outputs
     expected: Outputs
     verdicts: Mapping[str, Verdict]
     error: str | None = None
+    #: Why this case says nothing about the function (a setup step, such as the student's forward that a
+    #: backward needs, raised): its verdicts are not counted. None: the case was judged.
+    unjudged: str | None = None
+    #: How each check was judged when not against the reference through the student's own calls: "the
+    #: hand-out's cache", "finite differences of your forward".
+    judged_by: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """A judged case on which some check failed (an exception counts: every check then fails)."""
+        return self.unjudged is None and not all(v.passed for v in self.verdicts.values())
+
+    def failed_on(self, *checks: str) -> bool:
+        """A judged case that raised nothing and failed at least one of ``checks``."""
+        return self.unjudged is None and self.error is None and any(
+            name in self.verdicts and not self.verdicts[name].passed for name in checks)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,54 @@ class Diagnosis:
 
 
 Api = Literal["function", "class"]
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """A separate, named, small check: behaviour outside the hand-out's domain that a mature implementation
+    handles (huge scores, log(0), any-shape input), or a habit that bites later (writing into an input).
+
+    It has its own points (``weight`` relative to the checks' ``points``, or set in the assignment TOML), its
+    own sentence, and never decides the main checks, which are judged on the hand-out's domain only.
+
+    Two kinds: with ``cases``, the spec's ``checks`` (default: all) must hold on those extra cases; with
+    ``unchanged``, those inputs must come back unmodified on every main case.
+    """
+
+    name: str
+    description: str
+    sentence: str
+    cases: Callable[[], list[Case]] | None = None
+    checks: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    weight: float = 0.25
+
+    @property
+    def check_name(self) -> str:
+        """The name of its entry among the function's checks in a report."""
+        return f"robust:{self.name}"
+
+
+@dataclass(frozen=True)
+class OwnGradient:
+    """How to judge a backward whose cache is the student's own (batch norm, layer norm, sandwiches): against
+    central differences of the student's own forward, as the hand-out's notebook does. Used only where the
+    comparison with the reference fails, and only when the student's forward is close to the reference's
+    (within ``closeness``): a backward that is the exact gradient of a forward with a small slip (eps left
+    out) gets its points; a pair of made-up functions does not.
+
+    ``forward(case)`` is a program that runs the student's forward on the case's inputs and fetches ``out``;
+    ``wrt`` maps each gradient output to the input it differentiates; ``out`` names the forward output in the
+    backward's own program (compared with the reference's for the closeness test).
+    """
+
+    forward: Callable[[Case], Program]
+    wrt: Mapping[str, str]
+    out: str = "out"
+    h: float = 1e-5
+    closeness: float = 0.05
+    #: at most this many entries perturbed per case (2 forward calls each); larger cases are not re-judged
+    max_entries: int = 400
 
 
 @dataclass(frozen=True)
@@ -133,6 +200,16 @@ class Spec:
     #: checks are statistical over one large case (dropout on 40,000 entries) rather than about geometry.
     max_examples: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Realistic sizes (N = 64, 32x32 images, 16 channels): judged by every check, run once, never shrunk.
+    scale_cases: Callable[[], list[Case]] = lambda: []
+    #: Separate small checks outside the hand-out's domain (see Robustness).
+    robustness: tuple[Robustness, ...] = ()
+    #: For a backward whose hand-out fixes the forward's cache: the program that calls the student's backward
+    #: with that cache built from the case (and the case it runs on), tried when the student's own forward and
+    #: cache fail; the backward then keeps the points for what it computes.
+    handout_program: Callable[[Case], tuple[Program, Case]] | None = None
+    #: For a backward whose cache is the student's own: judged against their forward (see OwnGradient).
+    own_gradient: OwnGradient | None = None
 
     def check(self, name: str) -> Check:
         for c in self.checks:

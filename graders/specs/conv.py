@@ -213,12 +213,13 @@ def extras_expected_forward(case: Case) -> np.ndarray:
 
 # ---------------------------------------------------------------- diagnosis helpers (shared with pool)
 def failed(run: CaseRun) -> bool:
-    return run.error is not None or not all(v.passed for v in run.verdicts.values())
+    return run.failed
 
 
 def failed_check(run: CaseRun, name: str) -> bool:
+    """A judged run that raised, or whose check ``name`` failed."""
     verdict = run.verdicts.get(name)
-    return run.error is not None or (verdict is not None and not verdict.passed)
+    return run.unjudged is None and (run.error is not None or (verdict is not None and not verdict.passed))
 
 
 def fit(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:

@@ -13,8 +13,12 @@ Expressions:
   Item(e, 0) / Attr(e, "dW")   indexing and attribute access
   Slice(e, 0, 64)       ``e[0:64]``, to fetch part of a large result
   Const(v)              a JSON literal
+  Pack(e1, e2, ...)     a tuple of values: a cache built the way the hand-out builds it, e.g. (x, w, b)
 Steps:
-  Call(id, fn, args, kwargs)    call ``fn`` (any expression: a function, a class, a bound method via Attr)
+  Call(id, fn, args, kwargs)    call ``fn`` (any expression: a function, a class, a bound method via Attr);
+                                ``setup=True`` marks a call of another graded function (the forward whose
+                                cache a backward needs): when it raises, the case says nothing about the
+                                function being graded
   Assign(target, value)         ``target[...] = value``: in-place write (e.g. set a network's parameters
                                 without breaking the layers that hold references to the same arrays)
 """
@@ -68,7 +72,12 @@ class Const:
     value: Any
 
 
-Expr = Input | Func | Result | Item | Attr | Slice | Const
+@dataclass(frozen=True)
+class Pack:
+    items: tuple[Expr, ...]
+
+
+Expr = Input | Func | Result | Item | Attr | Slice | Const | Pack
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class Call:
     fn: Expr
     args: tuple[Expr, ...] = ()
     kwargs: tuple[tuple[str, Expr], ...] = ()
+    #: a call of another graded function (see the module docstring); not sent to the worker
+    setup: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,64 @@ def inputs(*names: str) -> tuple[Input, ...]:
     return tuple(Input(n) for n in names)
 
 
+def as_setup(step: Call) -> Call:
+    """``step`` marked as a call of another graded function (a forward a backward depends on)."""
+    return Call(step.id, step.fn, step.args, step.kwargs, setup=True)
+
+
+def setup_steps(program: Program) -> dict[str, str]:
+    """The program's setup calls: step id -> the name of the function it calls."""
+    return {s.id: callee_name(s.fn) for s in program.steps if isinstance(s, Call) and s.setup}
+
+
+def callee_name(fn: Expr) -> str:
+    """A readable name for what a call calls: ``affine_forward``, ``forward``."""
+    if isinstance(fn, Func):
+        return fn.name
+    if isinstance(fn, Attr):
+        return fn.name
+    return "a call"
+
+
+def renamed(program: Program, suffix: str) -> Program:
+    """``program`` with every step id, input name and output name suffixed: several copies of one program
+    (e.g. a forward on each perturbed input of a finite-difference gradient) then run as one request."""
+
+    def expr(e: Any) -> Any:
+        if isinstance(e, Input):
+            return Input(e.name + suffix)
+        if isinstance(e, Result):
+            return Result(e.step + suffix)
+        if isinstance(e, Item):
+            return Item(expr(e.of), e.key)
+        if isinstance(e, Attr):
+            return Attr(expr(e.of), e.name)
+        if isinstance(e, Slice):
+            return Slice(expr(e.of), e.start, e.stop)
+        if isinstance(e, Pack):
+            return Pack(tuple(expr(i) for i in e.items))
+        return e
+
+    steps: list[Step] = []
+    for step in program.steps:
+        if isinstance(step, Call):
+            steps.append(Call(step.id + suffix, expr(step.fn), tuple(expr(a) for a in step.args),
+                              tuple((k, expr(v)) for k, v in step.kwargs), step.setup))
+        else:
+            steps.append(Assign(expr(step.target), expr(step.value)))
+    return Program(tuple(steps), {name + suffix: expr(e) for name, e in program.outputs.items()})
+
+
+def merged(programs: list[Program]) -> Program:
+    """One program running ``programs`` in order (their ids and names must not clash: see :func:`renamed`)."""
+    steps: list[Step] = []
+    outputs: dict[str, Expr] = {}
+    for program in programs:
+        steps += program.steps
+        outputs.update(program.outputs)
+    return Program(tuple(steps), outputs)
+
+
 def to_json(node: Any) -> Any:
     """Encode a program or expression as JSON-ready data (the worker's wire format)."""
     if isinstance(node, Program):
@@ -141,6 +210,8 @@ def to_json(node: Any) -> Any:
         return {"e": "slice", "of": to_json(node.of), "start": node.start, "stop": node.stop}
     if isinstance(node, Const):
         return {"e": "const", "value": node.value}
+    if isinstance(node, Pack):
+        return {"e": "pack", "items": [to_json(i) for i in node.items]}
     raise TypeError(f"not a program node: {node!r}")
 
 
@@ -153,6 +224,9 @@ def functions_called(program: Program) -> set[tuple[str, str]]:
             found.add((e.module, e.name))
         elif isinstance(e, (Item, Attr, Slice)):
             visit(e.of)
+        elif isinstance(e, Pack):
+            for item in e.items:
+                visit(item)
 
     for step in program.steps:
         if isinstance(step, Call):

@@ -48,7 +48,7 @@ def test_entries_are_the_submissions_with_safe_unique_names(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("raw, expected", [
     ("bob", "bob"), ("a/b", "a_b"), ("..", "_"), ("", "entry"), ("x.", "x"), ("nul", "_nul"),
-    ("Müller, Jan", "Müller__Jan"), ("+1", "_1"), ("@x", "_x"), ("a" * 200, "a" * 80),
+    ("Müller, Jan", "Müller__Jan"), ("+1", "_1"), ("@x", "_x"), ("a" * 200, "a" * 200),
 ])
 def test_safe_name(raw: str, expected: str) -> None:
     assert safe_name(raw) == expected

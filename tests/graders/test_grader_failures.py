@@ -134,7 +134,7 @@ def test_wrong_shape_is_named(tmp_path: Path, grade_submission: GradeFn) -> None
     entry = by_name(grade_submission(layers(tmp_path, source)))["affine_forward"]
     assert entry["status"] == "failed"
     message = entry["checks"][0]["message"]
-    match = re.fullmatch(r"out has shape \((\d+),\), expected \((\d+), (\d+)\)", message)
+    match = re.fullmatch(r"the output out has shape \((\d+),\), expected \((\d+), (\d+)\)", message)
     assert match, message
     got, n, m = (int(g) for g in match.groups())
     assert got == n * m

@@ -434,7 +434,8 @@ ATTACKS: tuple[Attack, ...] = (
                 for name in ("blocked", "forbidden"):
                     if isinstance(getattr(finder, name, None), set):
                         getattr(finder, name).clear()
-            sys.path += ["$repo", *glob.glob("/usr/lib/python3*/site-packages"), *glob.glob("/usr/local/lib/python3*/*")]
+            sys.path += ["$repo", *glob.glob("/usr/lib/python3*/site-packages")]
+            sys.path += glob.glob("/usr/local/lib/python3*/*")
             found = []
             for name in ("reference.cs231n", "graders.specs.dense"):
                 try:

@@ -1,0 +1,141 @@
+"""Second chances for a backward pass: it is judged on its own, never zeroed by its forward.
+
+A backward is graded through the student's own forward and its cache. When that fails a check on a case (or
+the forward raised, leaving nothing to judge), two other ways are tried, each only where it applies:
+
+* **the hand-out's cache** (affine, ReLU, conv, max-pool, whose starter code builds ``cache = (x, w, b)`` and
+  the like): the student's backward is called with that cache built from the case. What it computes from a
+  right cache earns its points, whatever the student's forward does.
+* **finite differences of the student's own forward** (batch, layer and group norm, the sandwiches: the cache
+  is the student's own layout): when that forward is close to the reference's, a backward that is the gradient
+  of what the forward computes earns its points, which is what the hand-out's notebook checks. A made-up
+  forward far from the reference's earns nothing this way.
+
+A check then passes on a case when any way passes, and the run records which way (``CaseRun.judged_by``): the
+report says so. These requests run only for failing cases, so correct code pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from graders.checks import as_numeric, compare_arrays
+from graders.evaluate import judge
+from graders.specs.base import Case, CaseRun, OwnGradient, Verdict
+from graders.specs.program import Program, merged, renamed, setup_steps
+
+if TYPE_CHECKING:
+    from graders.runner import FunctionGrader
+
+HANDOUT = "the hand-out's cache"
+OWN_FORWARD = "finite differences of your forward"
+#: Floors of the tolerance when comparing with a finite-difference gradient (h = 1e-5 in float64 is accurate to
+#: about 1e-8 relative on these smooth functions; the floors leave room for that, not for a wrong formula).
+FD_ATOL = 1e-6
+FD_RTOL = 1e-5
+
+
+def second_chances(grader: FunctionGrader, run: CaseRun, case: Case, expected: Mapping[str, Any],
+                   timeout: float | None) -> CaseRun:
+    """``run`` with each failing check re-judged the other ways this spec allows."""
+    spec = grader.spec
+    if run.unjudged is None and not run.failed:
+        return run
+    if spec.handout_program is not None:
+        run = with_handout_cache(grader, run, case, expected, timeout)
+    if spec.own_gradient is not None and run.unjudged is None and run.failed:
+        run = with_own_gradient(grader, spec.own_gradient, run, case, expected, timeout)
+    return run
+
+
+def with_handout_cache(grader: FunctionGrader, run: CaseRun, case: Case, expected: Mapping[str, Any],
+                       timeout: float | None) -> CaseRun:
+    spec = grader.spec
+    assert spec.handout_program is not None
+    program, handout_case = spec.handout_program(case)
+    reply = grader.session.run_program(program, handout_case, dict(expected), (), timeout)
+    grader.outcome.student_s += reply.student_s
+    other = judge(spec, case, expected, reply.outputs, reply.error, setup_steps(program))
+    if other.unjudged is not None:
+        return run
+    if run.unjudged is not None:
+        return dataclasses.replace(other, judged_by={name: HANDOUT for name in other.verdicts})
+    verdicts, judged_by = dict(run.verdicts), dict(run.judged_by)
+    for name, verdict in other.verdicts.items():
+        if verdict.passed and not verdicts[name].passed:
+            verdicts[name] = verdict
+            judged_by[name] = HANDOUT
+    return dataclasses.replace(run, verdicts=verdicts, judged_by=judged_by)
+
+
+def close_to(actual: np.ndarray, reference: np.ndarray, closeness: float) -> bool:
+    """``actual`` within ``closeness`` of ``reference``, relative to the reference's largest magnitude."""
+    scale = max(1.0, float(np.max(np.abs(reference)))) if reference.size else 1.0
+    return bool(np.all(np.isfinite(actual))) and float(np.max(np.abs(actual - reference), initial=0.0)) <= (
+        closeness * scale)
+
+
+def with_own_gradient(grader: FunctionGrader, own: OwnGradient, run: CaseRun, case: Case,
+                      expected: Mapping[str, Any], timeout: float | None) -> CaseRun:
+    wanted = [g for g in own.wrt if g in run.verdicts and not run.verdicts[g].passed]
+    out = as_numeric(run.actual.get(own.out))
+    reference = expected.get(own.out)
+    if not wanted or out is None or reference is None:
+        return run
+    reference = np.asarray(reference, dtype=np.float64)
+    if out.shape != reference.shape or not close_to(out.astype(np.float64), reference, own.closeness):
+        return run
+    if sum(int(np.size(case[own.wrt[g]])) for g in wanted) > own.max_entries:
+        return run
+    gradients = own_forward_gradients(grader, own, case, wanted, reference, timeout)
+    if gradients is None:
+        return run
+    verdicts, judged_by = dict(run.verdicts), dict(run.judged_by)
+    for name in wanted:
+        check = grader.spec.check(name)
+        scale = max(1.0, float(np.max(np.abs(gradients[name]), initial=0.0)))
+        verdict = compare_arrays(name, run.actual.get(name), gradients[name], max(check.atol, FD_ATOL * scale),
+                                 max(check.rtol, FD_RTOL))
+        if verdict.passed:
+            verdicts[name] = Verdict(True, warning=verdict.warning)
+            judged_by[name] = OWN_FORWARD
+    return dataclasses.replace(run, verdicts=verdicts, judged_by=judged_by)
+
+
+def own_forward_gradients(grader: FunctionGrader, own: OwnGradient, case: Case, wanted: list[str],
+                          reference: np.ndarray, timeout: float | None) -> dict[str, np.ndarray] | None:
+    """Central differences of sum(forward(case) * dout) for each wanted gradient, from one worker request that
+    runs the student's forward on every perturbed input; None when that forward raised or returned junk."""
+    base = own.forward(case)
+    programs: list[Program] = []
+    inputs: dict[str, Any] = {}
+    plan: list[tuple[str, tuple[int, ...], float, str]] = []
+    for name in wanted:
+        source = own.wrt[name]
+        for index in np.ndindex(np.shape(case[source])):
+            for sign in (1.0, -1.0):
+                suffix = f"#{len(programs)}"
+                perturbed = copy.deepcopy(case)
+                perturbed[source] = np.array(case[source], dtype=np.float64, copy=True)
+                perturbed[source][index] += sign * own.h
+                programs.append(renamed(base, suffix))
+                inputs.update({key + suffix: value for key, value in perturbed.items()})
+                plan.append((name, index, sign, suffix))
+    sizes = {f"{own.out}{p[3]}": reference for p in plan}
+    reply = grader.session.run_program(merged(programs), inputs, sizes, (), timeout)
+    grader.outcome.student_s += reply.student_s
+    if reply.error is not None or reply.outputs is None:
+        return None
+    dout = np.asarray(case["dout"], dtype=np.float64)
+    gradients = {name: np.zeros(np.shape(case[own.wrt[name]])) for name in wanted}
+    for name, index, sign, suffix in plan:
+        value = as_numeric(reply.outputs.get(f"{own.out}{suffix}"))
+        if value is None or value.shape != dout.shape:
+            return None
+        gradients[name][index] += sign * float(np.sum(value.astype(np.float64) * dout)) / (2.0 * own.h)
+    return gradients
