@@ -20,17 +20,37 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from graders.checks import as_numeric, compare_arrays
 from graders.evaluate import judge
-from graders.specs.base import Case, CaseRun, OwnGradient, Verdict
+from graders.sandbox.session import RunReply
+from graders.specs.base import Case, CaseRun, OwnGradient, Spec, Verdict
 from graders.specs.program import Program, merged, renamed, setup_steps
 
-if TYPE_CHECKING:
-    from graders.runner import FunctionGrader
+
+class _Runs(Protocol):
+    def run_program(self, program: Program, case: Case, expected: Any = None, return_inputs: tuple[str, ...] = (),
+                    timeout: float | None = None) -> RunReply: ...
+
+
+class _Counts(Protocol):
+    student_s: float
+
+
+class FunctionGrader(Protocol):
+    """What a second chance needs of the grader: the spec, a way to run programs, the time account."""
+
+    @property
+    def spec(self) -> Spec: ...
+
+    @property
+    def session(self) -> _Runs: ...
+
+    @property
+    def outcome(self) -> _Counts: ...
 
 HANDOUT = "the hand-out's cache"
 OWN_FORWARD = "finite differences of your forward"

@@ -14,6 +14,8 @@ One TOML file per assignment, ``graders/selftest/catalogue/<assignment>.toml``::
     target = "conv_backward_naive"  # the function that must lose points (mutant) / that was rewritten
     pattern = "pad:-pad slicing"    # the bug pattern (or the rewrite) this entry stands for
     diagnosis = ["pad = 0"]         # words the target's diagnosis must contain (mutants the grader knows)
+    spares = ["conv_relu_backward"] # optional (mutants): functions that must keep full marks all the same
+    may_lose = ["robust:large_scores"]  # optional (equivalents): robustness checks of the target it may lose
     old = '''
         dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
     '''
@@ -49,7 +51,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "submissions" / "examples"
 Kind = Literal["mutant", "equivalent"]
 KINDS: tuple[Kind, ...] = ("mutant", "equivalent")
 ENTRY_KEYS = {"id", "kind", "base", "file", "old", "new", "patch", "pattern", "target", "diagnosis", "note",
-              "may_lose"}
+              "may_lose", "spares"}
 
 
 class CatalogueError(ValueError):
@@ -72,6 +74,9 @@ class Entry:
     #: For an equivalent written in a corner the hand-out does not cover (no max shift in a softmax, a 2-D-only
     #: dropout): the robustness checks of the target it may lose (e.g. "robust:large_scores"), and nothing else.
     may_lose: tuple[str, ...] = ()
+    #: For a mutant: functions that must keep full marks although they build on the target (one bug costs
+    #: points once: a backward judged on its own keeps its points when only its forward is wrong).
+    spares: tuple[str, ...] = ()
 
     @property
     def is_mutant(self) -> bool:
@@ -173,6 +178,11 @@ def parse(data: dict[str, Any], path: Path, graded: set[str] | None = None) -> C
         diagnosis = tuple(raw.get("diagnosis", ()))
         if diagnosis and raw["kind"] != "mutant":
             raise CatalogueError(f"{where}: only mutants have a diagnosis to check")
+        spares = tuple(raw.get("spares", ()))
+        if spares and (raw["kind"] != "mutant" or raw["target"] in spares):
+            raise CatalogueError(f"{where}: spares lists functions other than the target of a mutant")
+        if graded is not None and set(spares) - graded:
+            raise CatalogueError(f"{where}: {assignment} does not grade {sorted(set(spares) - graded)}")
         may_lose = tuple(raw.get("may_lose", ()))
         if may_lose and (raw["kind"] != "equivalent" or not all(n.startswith("robust:") for n in may_lose)):
             raise CatalogueError(f"{where}: may_lose lists robustness checks (robust:...) of an equivalent")
@@ -190,6 +200,7 @@ def parse(data: dict[str, Any], path: Path, graded: set[str] | None = None) -> C
                 diagnosis=diagnosis,
                 note=raw.get("note", ""),
                 may_lose=may_lose,
+                spares=spares,
             )
         )
     return Catalogue(assignment, tuple(entries), path)

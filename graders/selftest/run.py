@@ -71,7 +71,8 @@ def run_job(job: Job, seed: int, profile: str) -> JobResult:
             tree, only = before, None
         else:
             tree = job.entry.tree()
-            only = frozenset(affected_functions(assignment, before, tree, always=(job.entry.target,)))
+            always = (job.entry.target, *job.entry.spares)
+            only = frozenset(affected_functions(assignment, before, tree, always=always))
         with tempfile.TemporaryDirectory(prefix="nngrade-selftest-") as tmp:
             folder = Path(tmp) / "submission"
             write_tree(tree, folder)

@@ -7,6 +7,7 @@ Outcomes:
   equivalent  ``kept``           full marks everywhere, as correct code deserves (an equivalent with
                                  ``may_lose`` may lose those robustness checks of its target, nothing else);
   (or base)   ``false failure``  correct code lost points somewhere;
+  mutant      ``false failure``  a function the entry ``spares`` lost points (one bug must cost points once);
   any         ``broken``         the entry could not be built or graded (a stale snippet, a grader error).
 
 A mutant with ``diagnosis`` words is *named* when every word occurs in the target's diagnosis.
@@ -61,6 +62,8 @@ def outcome(entry: Entry | None, result: JobResult) -> str:
         lost_elsewhere = set(result.lost) - {entry.target} if entry is not None else set(result.lost)
         lost_here = set(result.lost_checks.get(entry.target, ())) if entry is not None else set()
         return FALSE_FAILURE if lost_elsewhere or not lost_here <= allowed else KEPT
+    if set(entry.spares) & set(result.lost):
+        return FALSE_FAILURE  # a function judged on its own lost points for its dependency's bug
     if entry.target in result.lost:
         return CAUGHT
     return ELSEWHERE if result.lost else MISSED
