@@ -54,11 +54,11 @@ class JobResult:
     statuses: dict[str, str] = field(default_factory=dict)
     #: function -> its diagnosis sentences (only functions that lost points)
     diagnoses: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: function -> the checks that lost points (only functions that lost points)
-    lost_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the entry could not be built or graded (a stale snippet, an internal grader error)
     error: str = ""
     duration_s: float = 0.0
+    #: function -> the checks that lost points (only functions that lost points)
+    lost_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def run_job(job: Job, seed: int, profile: str) -> JobResult:
