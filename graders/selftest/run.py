@@ -95,7 +95,7 @@ def summarise(job_id: str, report: dict[str, Any], duration_s: float) -> JobResu
         lost=lost,
         statuses={f["name"]: f["status"] for f in functions},
         diagnoses={f["name"]: tuple(f["diagnosis"]) for f in functions if f["name"] in lost},
-        lost_checks={f["name"]: tuple(c["name"] for c in f["checks"] if c["score"] < c["max_score"])
+        lost_checks={f["name"]: tuple(c["name"] for c in f.get("checks", []) if c["score"] < c["max_score"])
                      for f in functions if f["name"] in lost},
         duration_s=duration_s,
     )

@@ -60,7 +60,8 @@ def outcome(entry: Entry | None, result: JobResult) -> str:
     if entry is None or not entry.is_mutant:
         allowed = set(entry.may_lose) if entry is not None else set()
         lost_elsewhere = set(result.lost) - {entry.target} if entry is not None else set(result.lost)
-        lost_here = set(result.lost_checks.get(entry.target, ())) if entry is not None else set()
+        lost_here = set(result.lost_checks.get(entry.target, ("?",))) if entry is not None and \
+            entry.target in result.lost else set()
         return FALSE_FAILURE if lost_elsewhere or not lost_here <= allowed else KEPT
     if set(entry.spares) & set(result.lost):
         return FALSE_FAILURE  # a function judged on its own lost points for its dependency's bug
