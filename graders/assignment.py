@@ -38,6 +38,10 @@ class Assignment:
     data: dict[str, Any] = field(default_factory=dict)
     #: a shape that differs from the hand-out's only by size-1 axes fails (default: points with a warning)
     strict_shapes: bool = False
+    #: ``[worker] python``: the interpreter that runs students' code for this course (``--python`` wins)
+    python: str | None = None
+    #: ``[worker] stand_ins``: packages replaced by do-nothing stand-ins even where installed (plotting)
+    stand_ins: list[str] = field(default_factory=list)
 
     @property
     def max_score(self) -> float:
@@ -128,4 +132,6 @@ def load(name: str) -> Assignment:
         forbidden_imports=list(data.get("forbidden_imports", [])),
         data=data,
         strict_shapes=bool(data.get("strict_shapes", False)),
+        python=data.get("worker", {}).get("python"),
+        stand_ins=list(data.get("worker", {}).get("stand_ins", [])),
     )

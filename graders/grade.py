@@ -73,7 +73,8 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         static_forbidden = _static_scan(staged, assignment)
         hide = [str(Path(__file__).resolve().parents[1])]
         with SandboxSession(
-            staged, assignment.forbidden_imports, options.python, options.limits, hide, options.sandbox
+            staged, assignment.forbidden_imports, options.python or assignment.python, options.limits, hide,
+            options.sandbox, assignment.stand_ins,
         ) as session, strict_shapes(assignment.strict_shapes):
             functions = [
                 _grade_one(
@@ -89,7 +90,10 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
                 for graded in selected
             ]
             sandbox = session.describe()
+            missing = session.load_report.stand_ins
     note_dependencies(functions, selected)
+    if missing:
+        warnings.append(missing_packages_warning(missing))
     unreached = [f["name"] for f in functions if f.get("status") == "timeout" and f.get("budget_spent")]
     if unreached:
         warnings.append(
@@ -113,6 +117,15 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         "functions": functions,
         "sandbox": sandbox,
     })
+
+
+def missing_packages_warning(names: list[str]) -> str:
+    """The report's warning for packages the submission imports that the grading environment lacks."""
+    listed = ", ".join(names)
+    return (f"{listed} {'is' if len(names) == 1 else 'are'} imported by the submission but not installed in the "
+            "grading environment: the grader used a stand-in that does nothing when imported or called and raises "
+            "only if a graded function needs a value from it (then that function's status is 'environment', not "
+            "a failure of the submission). A course can grade with an interpreter that has them (--python).")
 
 
 def _static_scan(staged: Staged, assignment: Assignment) -> dict[str, dict[str | None, list[str]]]:

@@ -42,6 +42,14 @@ class BudgetSpent(Exception):
     """The submission's time budget ran out before or during a function."""
 
 
+class EnvironmentProblem(Exception):
+    """The student's code needed something the grading environment lacks (a package that is not installed)."""
+
+
+#: The worker's error type when student code uses a value from a package that is not installed here.
+NOT_INSTALLED = "NotInstalledHere"
+
+
 class _Abort(BaseException):
     """Stops hypothesis at once (a worker timeout or crash, or the shrink budget spent): not shrunk."""
 
@@ -116,6 +124,9 @@ class FunctionGrader:
         if reply.forbidden:
             self.outcome.forbidden.extend(reply.forbidden)
         self._note_taint(reply.tainted)
+        self._note_stand_ins(reply.stand_ins)
+        if reply.error is not None and reply.error.get("type") == NOT_INSTALLED:
+            raise EnvironmentProblem(str(reply.error.get("message", "")))
         if tier == MAIN:
             self._note_mutations(case, reply.inputs_after)
         run = judge(spec, case, expected, reply.outputs, reply.error, setup_steps(program))
@@ -134,6 +145,13 @@ class FunctionGrader:
                 "it ran in a fresh process. This costs no points, but code that leaves threads, timers or "
                 "patched modules behind can break the code that runs after it."
             )
+
+    def _note_stand_ins(self, names: list[str]) -> None:
+        for name in names:
+            warning = (f"{self.spec.name} imports {name}, which is not installed in the grading environment: a "
+                       "stand-in was used (it raises only if a value from it is needed)")
+            if warning not in self.outcome.warnings:
+                self.outcome.warnings.append(warning)
 
     def _note_mutations(self, case: Case, after: dict[str, Any]) -> None:
         guarded = guarded_inputs(self.spec)
@@ -155,6 +173,12 @@ class FunctionGrader:
             self.outcome.status = "timeout"
             self.outcome.message = ("the submission's time budget ran out while this function was graded "
                                     f"({len(self.outcome.runs)} cases run)")
+            raise _Abort() from None
+        except EnvironmentProblem as exc:
+            self.outcome.status = "environment"
+            self.outcome.message = (f"on {self.describe(case)}: {exc}. This is a gap in the grading environment, "
+                                    "not a bug of the submission: the course can give the grader an interpreter "
+                                    "that has the package (--python)")
             raise _Abort() from None
         except ReferenceFailure as exc:
             self.outcome.status = "environment"

@@ -19,6 +19,9 @@ Format decisions (WHY each):
   spreadsheet formula.
 * An entry that **could not be graded** (status failed) has empty score cells, which an LMS import leaves
   untouched, rather than a 0 that would look like a grade. An unreadable submission is graded: 0 everywhere.
+* **handed_in**, the last column, is the file or folder name as it was in the class folder, so an entry whose
+  name had to be changed (see :mod:`graders.batch.discover`: unsafe characters, names longer than a path
+  component allows) can be matched to its student. A name that starts like a formula gets a leading ``'``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ from graders.batch.outcome import EntryOutcome
 from graders.report.atomic import write_atomic
 
 FIXED_COLUMNS = ("student", "total", "max")
+LAST_COLUMNS = ("handed_in",)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value: str) -> str:
+    """Text that no spreadsheet takes for a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def format_points(value: float | None) -> str:
@@ -51,11 +61,12 @@ def gradebook_rows(
     function_names: Sequence[str], max_score: float, outcomes: Sequence[EntryOutcome]
 ) -> list[list[str]]:
     """The header row and one row per outcome, as text cells."""
-    rows = [[*FIXED_COLUMNS, *function_names]]
+    rows = [[*FIXED_COLUMNS, *function_names, *LAST_COLUMNS]]
     for outcome in outcomes:
         report = outcome.report
+        handed_in = cell_text(outcome.source)
         if report is None:
-            rows.append([outcome.entry, "", format_points(max_score), *("" for _ in function_names)])
+            rows.append([outcome.entry, "", format_points(max_score), *("" for _ in function_names), handed_in])
             continue
         scores = {f.get("name"): f.get("score") for f in report.get("functions", [])}
         rows.append(
@@ -64,6 +75,7 @@ def gradebook_rows(
                 format_points(report.get("score")),
                 format_points(report.get("max_score", max_score)),
                 *(format_points(scores.get(name)) for name in function_names),
+                handed_in,
             ]
         )
     return rows

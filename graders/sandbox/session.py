@@ -43,6 +43,8 @@ class RunReply:
     student_s: float
     forbidden: list[str]
     tainted: list[str] = field(default_factory=list)
+    #: missing packages the call imported (each got a stand-in module)
+    stand_ins: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class LoadReport:
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     forbidden: list[str] = field(default_factory=list)
     output: str = ""
+    #: missing packages the modules imported (each got a stand-in module)
+    stand_ins: list[str] = field(default_factory=list)
 
     def names(self, key: str) -> set[str]:
         info = self.modules.get(key, {})
@@ -58,9 +62,12 @@ class LoadReport:
 
 class SandboxSession:
     def __init__(self, staged: Staged, forbidden: list[str], python: str | None = None,
-                 limits: Limits | None = None, hide_paths: list[str] | None = None, mode: str = "default") -> None:
+                 limits: Limits | None = None, hide_paths: list[str] | None = None, mode: str = "default",
+                 stand_in_always: list[str] | None = None) -> None:
         self.staged = staged
         self.forbidden = forbidden
+        #: packages replaced by stand-ins even where installed (the assignment's ``[worker] stand_ins``)
+        self.stand_in_always = list(stand_in_always or [])
         self.python = python
         self.limits = limits or Limits()
         self.hide_paths = hide_paths or []
@@ -165,6 +172,7 @@ class SandboxSession:
             "forbidden": self.forbidden,
             "hide_paths": self.hide_paths,
             "relative_to": [str(root.resolve()), str(root)],
+            "stand_in_always": self.stand_in_always,
         }
         self._spare_load_seq = worker.send(request, [], self.limits.start_timeout_s)
 
@@ -190,7 +198,7 @@ class SandboxSession:
             raise
         raw, _ = worker.receive(load_seq, self.limits.start_timeout_s)
         loaded = worker.checked(lambda r: replies.load(r, self._requested_modules()), raw)
-        self.load_report = LoadReport(loaded["modules"], loaded["forbidden"], worker.output())
+        self.load_report = LoadReport(loaded["modules"], loaded["forbidden"], worker.output(), loaded["stand_ins"])
 
     def discard_worker(self) -> str:
         """Stop the current worker (after a timeout or crash, or when its function is done) and return what it
@@ -232,7 +240,7 @@ class SandboxSession:
         if fields["tainted"]:  # the next call gets a clean worker; this call's values stand
             self.discard_worker()
         return RunReply(outputs, fields["error"], after if isinstance(after, dict) else {}, fields["student_s"],
-                        fields["forbidden"], fields["tainted"])
+                        fields["forbidden"], fields["tainted"], fields["stand_ins"])
 
     @staticmethod
     def reply_limit(case: Case, return_inputs: tuple[str, ...], expected: dict[str, Any] | None) -> int | None:

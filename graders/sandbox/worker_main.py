@@ -262,6 +262,96 @@ class ImportGate(importlib.abc.MetaPathFinder):
         return None
 
 
+class NotInstalledHere(ImportError):
+    """Raised when student code uses a value from a package the grading environment does not have."""
+
+
+class StandIn:
+    """What a missing package's names resolve to: attribute access, calls, item and attribute assignment all
+    give more stand-ins or do nothing (so ``plt.rcParams['figure.figsize'] = ...`` or an unused
+    ``from matplotlib.pyplot import axis`` cost nothing), but using one as a value (a number, an array, a
+    truth value, an iterable) raises NotInstalledHere with a message that says whose problem it is."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_nngrade_name", name)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        name = object.__getattribute__(self, "_nngrade_name")
+        raise NotInstalledHere(
+            f"{name} was used, but {name.partition('.')[0]} is not installed in the grading environment (nor part "
+            "of the submission); the grader put a stand-in there so that importing it costs nothing")
+
+    def __getattr__(self, attribute: str) -> StandIn:
+        if attribute.startswith("__") and attribute.endswith("__"):
+            raise AttributeError(attribute)
+        return StandIn(f"{object.__getattribute__(self, '_nngrade_name')}.{attribute}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> StandIn:
+        return StandIn(f"{object.__getattribute__(self, '_nngrade_name')}(...)")
+
+    def __getitem__(self, key: Any) -> StandIn:
+        return StandIn(f"{object.__getattribute__(self, '_nngrade_name')}[...]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        return None
+
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    __bool__ = __float__ = __int__ = __index__ = __len__ = __iter__ = _fail
+    __array__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail
+    __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = __lt__ = __gt__ = __le__ = __ge__ = _fail
+
+
+class StandInModule(ModuleType):
+    """A missing package (or one of its submodules) as a module whose every attribute is a StandIn."""
+
+    def __getattr__(self, attribute: str) -> StandIn:
+        if attribute.startswith("__") and attribute.endswith("__"):
+            raise AttributeError(attribute)
+        return StandIn(f"{self.__name__}.{attribute}")
+
+
+class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Last on sys.meta_path: a top-level module nothing else could find becomes a StandInModule (and so do
+    its submodules), recorded in ``created`` so the parent can warn that the package is missing here.
+    Forbidden and blocked names never get one (the gate refuses them first)."""
+
+    def __init__(self, gate: ImportGate, only: set[str] | None = None) -> None:
+        self.gate = gate
+        #: when set, the names this finder replaces even where installed (placed first on sys.meta_path): the
+        #: assignment's ``stand_ins`` such as matplotlib, which no graded value needs and which costs a second
+        #: to import in every worker
+        self.only = only
+        self.created: list[str] = []
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        top = fullname.partition(".")[0]
+        if top in self.gate.forbidden or top in self.gate.blocked or top.startswith("_"):
+            return None
+        if self.only is not None and top not in self.only:
+            return None
+        if "." in fullname and not isinstance(sys.modules.get(top), StandInModule):
+            return None  # a missing submodule of a real package (e.g. the student's own) stays an error
+        if top not in self.created:
+            self.created.append(top)
+        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        module = StandInModule(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        return None
+
+
 def load_modules(request: dict[str, Any], gate: ImportGate) -> tuple[dict[str, Any], dict[str, Any]]:
     """Import each student module by its dotted name, with the submission's folders on sys.path."""
     for entry in reversed(request["sys_path"]):
@@ -456,6 +546,7 @@ def serve(in_fd: int, out_fd: int) -> None:
     modules: dict[str, Any] = {}
     gate = ImportGate(blocked={"reference", "graders"}, forbidden=set())
     sys.meta_path.insert(0, gate)
+    stand_ins = StandInFinder(gate)
     hygiene: Hygiene | None = None
     while True:
         try:
@@ -476,22 +567,29 @@ def serve(in_fd: int, out_fd: int) -> None:
             for prefix in request.get("hide_paths", []):
                 sys.path[:] = [p for p in sys.path if not os.path.abspath(p or ".").startswith(prefix)]
             before = forbidden_loaded(gate.forbidden)
+            if request.get("stand_ins", True):
+                sys.meta_path.append(stand_ins)
+            always = {str(name) for name in request.get("stand_in_always", [])}
+            if always:
+                sys.meta_path.insert(1, StandInFinder(gate, only=always))
             modules, report = load_modules(request, gate)
             sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in before and m not in gate.attempts]
             gate.attempts += sneaked
             hygiene = Hygiene(gate)  # what the modules did at import time is the baseline, not a taint
             gc.collect()
             gc.freeze()  # later full collections look only at what student calls create: microseconds
-            send(out_fd, {"ok": True, "modules": report, "forbidden": gate.attempts}, [])
+            send(out_fd, {"ok": True, "modules": report, "forbidden": gate.attempts,
+                          "stand_ins": list(stand_ins.created)}, [])
         elif op == "run":
-            handle_run(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate))
+            handle_run(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate), stand_ins)
         else:
             send(out_fd, {"ok": False, "error": f"unknown op {op!r}"}, [])
 
 
 def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
-               hygiene: Hygiene) -> None:
+               hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> None:
     inputs = {name: decode(node, blobs) for name, node in request["inputs"].items()}
+    created_before = len(stand_ins.created) if stand_ins is not None else 0
     interpreter = Interpreter(modules)
     attempts_before = len(gate.attempts)
     loaded_before = forbidden_loaded(gate.forbidden)
@@ -527,6 +625,8 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
     tainted = hygiene.after_run()
     if tainted:
         reply["tainted"] = tainted
+    if stand_ins is not None and len(stand_ins.created) > created_before:
+        reply["stand_ins"] = stand_ins.created[created_before:]
     send(out_fd, reply, encoder.blobs)
 
 

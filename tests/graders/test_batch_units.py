@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -108,14 +109,14 @@ def test_gradebook_is_utf8_bom_crlf_csv_with_a_column_per_function() -> None:
     outcomes = [
         EntryOutcome("Zoë", "Zoë.py", "graded", _report(7.5, {"f": 5.0, "g": 2.5})),
         EntryOutcome("bob", "bob", "failed", error="boom"),
-        EntryOutcome("eve", "eve", "unreadable", _report(0.0, {"f": 0.0, "g": 0.0})),
+        EntryOutcome("eve", "=eve", "unreadable", _report(0.0, {"f": 0.0, "g": 0.0})),
     ]
     data = gradebook_csv(["f", "g"], 10.0, outcomes)
-    assert data.startswith(b"\xef\xbb\xbfstudent,total,max,f,g\r\n")
+    assert data.startswith(b"\xef\xbb\xbfstudent,total,max,f,g,handed_in\r\n")
     assert data.count(b"\r\n") == 4 and b"\n" not in data.replace(b"\r\n", b"")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert rows == [["student", "total", "max", "f", "g"], ["Zoë", "7.5", "10", "5", "2.5"],
-                    ["bob", "", "10", "", ""], ["eve", "0", "10", "0", "0"]]
+    assert rows == [["student", "total", "max", "f", "g", "handed_in"], ["Zoë", "7.5", "10", "5", "2.5", "Zoë.py"],
+                    ["bob", "", "10", "", "", "bob"], ["eve", "0", "10", "0", "0", "'=eve"]]
 
 
 # ------------------------------------------------------------------ results from workers
@@ -249,3 +250,21 @@ def test_a_crashing_or_hanging_worker_costs_its_own_entry_only(tmp_path: Path) -
     assert "entry time limit of 2 s" in results["hang"]["error"]
     pids = {n: results[n]["error"] for n in "abc"}
     assert len(set(pids.values())) == 3  # a fresh worker after the crash and after the hang
+
+
+def test_content_hash_follows_no_link_and_opens_no_fifo(tmp_path: Path) -> None:
+    """--resume hashes student folders in the trusted batch process: a link's target must not be read (a
+    change there changes nothing the grader reads) and a FIFO named like a source must not block it."""
+    outside = tmp_path / "outside.py"
+    outside.write_text("SECRET = 1\n")
+    folder = tmp_path / "student"
+    (folder / "cs231n").mkdir(parents=True)
+    (folder / "cs231n" / "layers.py").write_text("x = 1\n")
+    os.symlink(outside, folder / "cs231n" / "linked.py")
+    os.symlink(tmp_path, folder / "cs231n" / "loop")
+    os.mkfifo(folder / "cs231n" / "pipe.py")
+    before = content_hash(folder)
+    outside.write_text("SECRET = 2\n")
+    assert content_hash(folder) == before
+    (folder / "cs231n" / "layers.py").write_text("x = 2\n")
+    assert content_hash(folder) != before
