@@ -17,12 +17,14 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from graders import assignment as assignments
 from graders.entry import REEXEC_VARIABLE
 from graders.grade import DEFAULT_BUDGET_S, PROFILES, GradeOptions, grade
 from graders.isolation import private_folder, remove_tree
 from graders.report import render_terminal_table, write_reports
+from graders.report.terminal import output_console
 from graders.report.text import one_line
 from graders.sandbox.layers import MODES as SANDBOX_MODES
 from graders.sandbox.layers import SandboxUnavailable
@@ -126,6 +128,7 @@ def grade_command(
     if not os.path.lexists(submission):
         raise click.UsageError(f"submission {submission} does not exist")
     submission, out_dir = Path(os.path.abspath(submission)), Path(os.path.abspath(out_dir))
+    _check_out(out_dir)
     if python is not None:
         python = os.path.abspath(python)
         _check_interpreter(python)
@@ -145,17 +148,32 @@ def grade_command(
             report = grade(submission, assignment, options)
         write_reports(report, out_dir)
     except (SubmissionError, SandboxUnavailable) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(Text("error: ", style="red") + Text(one_line(exc)))
         sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        console.print(Text("interrupted: nothing was written (the report is written only when grading ends)"))
+        sys.exit(EXIT_INTERRUPTED)
     if not quiet:
-        render_terminal_table(report, Console())
-        Console().print(f"reports written to {out_dir}")
+        console = output_console()
+        render_terminal_table(report, console)
+        console.print(Text(f"reports written to {out_dir}"))
 
 
 def _check_only(assignment: assignments.Assignment, only: tuple[str, ...]) -> None:
-    unknown = set(only) - {g.spec.name for g in assignment.functions}
+    names = [g.spec.name for g in assignment.functions]
+    unknown = set(only) - set(names)
     if unknown:
-        raise click.UsageError(f"{assignment.name} does not grade {', '.join(sorted(unknown))}")
+        raise click.UsageError(f"{assignment.name} does not grade {', '.join(sorted(unknown))}; its functions are: "
+                               + ", ".join(names))
+
+
+def _check_out(out_dir: Path) -> None:
+    """--out must be a folder that can be created or written, checked before any grading."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"--out {out_dir} is a file, not a folder")
+    parent = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise click.UsageError(f"--out {out_dir} cannot be created or written")
 
 
 def _absolute_if_file(assignment_name: str) -> str:
@@ -259,6 +277,7 @@ def batch_command(
     assignment_name = _absolute_if_file(assignment_name)
     _check_only(_load_assignment(assignment_name), only)
     class_dir, out_dir = Path(os.path.abspath(class_dir)), Path(os.path.abspath(out_dir))
+    _check_out(out_dir)
     if python is not None:
         python = os.path.abspath(python)
         _check_interpreter(python)
@@ -309,7 +328,7 @@ def batch_command(
 @main.command("assignments")
 def list_assignments() -> None:
     """List the built-in assignments, their functions and points."""
-    console = Console()
+    console = output_console()
     for name in assignments.available():
         assignment = assignments.load(name)
         console.print(f"[bold]{name}[/bold]: {assignment.title} ({assignment.max_score:g} points)")
@@ -362,7 +381,7 @@ def selftest_command(
     names = list(assignment_names) or catalogues.available()
     if entry_ids and len(names) != 1:
         raise click.UsageError("--entry needs exactly one --assignment")
-    console, status_console = Console(), Console(stderr=True)
+    console, status_console = output_console(), Console(stderr=True)
     failed = False
     collected = []
     for name in names:

@@ -17,6 +17,17 @@ from rich.text import Text
 from graders.report.text import format_number, format_seconds
 from graders.report.view import build_view
 
+#: Width of plain (non-terminal) output: wide enough that no table cell is folded inside a name.
+PLAIN_WIDTH = 200
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A console for the CLI's output: the terminal's width on a terminal; on a pipe or file, wide enough that
+    tables never wrap inside an identifier (rich would fold at 80 columns)."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=PLAIN_WIDTH)
+
+
 STATUS_STYLES: dict[str, str] = {
     "passed": "bold green",
     "partial": "bold yellow",
@@ -26,6 +37,7 @@ STATUS_STYLES: dict[str, str] = {
     "timeout": "bold red",
     "crashed": "bold red",
     "forbidden": "bold red",
+    "environment": "bold magenta",
 }
 
 
@@ -60,4 +72,4 @@ def score_table(report: Mapping[str, Any]) -> Table:
 def render_terminal_table(report: Mapping[str, Any], console: Console | None = None) -> None:
     """Print :func:`score_table` to ``console`` (a new stdout console when None). On a non-terminal
     console rich prints the same table as plain text without colours."""
-    (console if console is not None else Console()).print(score_table(report))
+    (console if console is not None else output_console()).print(score_table(report))

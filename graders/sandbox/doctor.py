@@ -149,10 +149,13 @@ def render(diagnosis: Diagnosis) -> list[str]:
             why = plan.missing.get(name) or str(diagnosis.confirmed.get(name, "not confirmed by the worker"))
             lines.append(f"  [off] {name:<11} {why}")
     if diagnosis.probes:
-        lines.append("probe run inside a worker:")
+        lines.append("probe run inside a worker (what a student's code may and may not do):")
         for what, outcome in diagnosis.probes.items():
-            expected = outcome == "ALLOWED" if what in MUST_WORK else outcome.startswith("blocked")
-            lines.append(f"  {'ok  ' if expected else 'FAIL'} {what}: {outcome}")
+            must_work = what in MUST_WORK
+            expected = outcome == "ALLOWED" if must_work else outcome.startswith("blocked")
+            said = ("allowed, as it must be" if must_work and expected else
+                    "blocked, but the worker needs it" if must_work else outcome)
+            lines.append(f"  {'ok  ' if expected else 'FAIL'} {what}: {said}")
     if diagnosis.start_ms:
         lines.append(f"worker start {diagnosis.start_ms:.0f} ms; probe round trip {diagnosis.round_trip_ms:.1f} ms")
     if diagnosis.error:

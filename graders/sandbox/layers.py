@@ -196,7 +196,9 @@ def _detect(python: str | None, mode: str) -> Plan:
             failures.append(f"{candidate}: {as_uid.get('error') or as_uid.get('numpy_error')}")
         if not uid:
             missing["uid"] = ("no interpreter with NumPy is readable by an unprivileged uid ("
-                              + "; ".join(failures) + "); install python3-numpy or pass --python")
+                              + "; ".join(failures) + ")" + (
+                                  "; install it where other users can read it" if python else
+                                  "; install python3-numpy or pass --python"))
     else:
         missing["uid"] = "the grader is not root (nothing to drop)"
     if "numpy" not in info:
