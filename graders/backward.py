@@ -84,6 +84,11 @@ def with_handout_cache(grader: FunctionGrader, run: CaseRun, case: Case, expecte
     if other.unjudged is not None:
         return run
     if run.unjudged is not None:
+        if other.error is not None:
+            # The student's own forward raised, and their backward raised on the hand-out's layout too (written
+            # for a cache of their own, or not written): the case still cannot be held against the backward.
+            reason = f"{run.unjudged}, and with the hand-out's cache {spec.name} raised {other.error}"
+            return dataclasses.replace(run, unjudged=reason)
         return dataclasses.replace(other, judged_by={name: HANDOUT for name in other.verdicts})
     verdicts, judged_by = dict(run.verdicts), dict(run.judged_by)
     for name, verdict in other.verdicts.items():
@@ -110,7 +115,8 @@ def with_own_gradient(grader: FunctionGrader, own: OwnGradient, run: CaseRun, ca
     reference = np.asarray(reference, dtype=np.float64)
     if out.shape != reference.shape or not close_to(out.astype(np.float64), reference, own.closeness):
         return run
-    if sum(int(np.size(case[own.wrt[g]])) for g in wanted) > own.max_entries:
+    wanted = fitting(wanted, [int(np.size(case[own.wrt[g]])) for g in wanted], own.max_entries)
+    if not wanted:
         return run
     gradients = own_forward_gradients(grader, own, case, wanted, reference, timeout)
     if gradients is None:
@@ -125,6 +131,17 @@ def with_own_gradient(grader: FunctionGrader, own: OwnGradient, run: CaseRun, ca
             verdicts[name] = Verdict(True, warning=verdict.warning)
             judged_by[name] = OWN_FORWARD
     return dataclasses.replace(run, verdicts=verdicts, judged_by=judged_by)
+
+
+def fitting(names: list[str], sizes: list[int], budget: int) -> list[str]:
+    """The names, in order, whose sizes fit together within ``budget`` (a small dgamma is re-judged even when
+    the case's dx is too large for finite differences)."""
+    kept, used = [], 0
+    for name, size in zip(names, sizes, strict=True):
+        if used + size <= budget:
+            kept.append(name)
+            used += size
+    return kept
 
 
 def own_forward_gradients(grader: FunctionGrader, own: OwnGradient, case: Case, wanted: list[str],

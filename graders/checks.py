@@ -129,13 +129,17 @@ def compare_arrays(name: str, actual: Any, expected: Any, atol: float, rtol: flo
 
 
 def run_check(check: Check, case: Case, actual: Outputs, expected: Outputs) -> Verdict:
-    """Apply one check: its custom rule, or allclose on each of its outputs (first failure wins)."""
+    """Apply one check: its custom rule, or allclose on each of its outputs (first failure wins; the warnings
+    of passing outputs are kept)."""
     if check.compare is not None:
         return check.compare(case, actual, expected, check)
+    warnings = []
     for output in check.output_names:
         if output not in actual:
             return Verdict(False, f"{output} was not produced")
         verdict = compare_arrays(output, actual[output], expected[output], check.atol, check.rtol)
         if not verdict.passed:
             return verdict
-    return Verdict(True)
+        if verdict.warning:
+            warnings.append(verdict.warning)
+    return Verdict(True, warning="; ".join(warnings))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from graders.checks import as_numeric
+from graders.checks import as_numeric, value_role
 from graders.specs.base import CaseRun, Spec
 
 
@@ -85,8 +85,9 @@ def shape_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
     for run in failing(runs):
         verdict = run.verdicts.get(output)
         if verdict is not None and " has shape " in verdict.message:
-            return (f"{verdict.message}: check the shape of what you return (a gradient has exactly the shape of "
-                    "the value it is taken with respect to).")
+            why = (" (a gradient has exactly the shape of the value it is taken with respect to)"
+                   if value_role(output).startswith("the gradient") else "")
+            return f"{verdict.message}: check the shape of what you return{why}."
     return None
 
 
@@ -135,17 +136,22 @@ def habit_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
 GENERIC = (habit_sentence, none_sentence, nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
 
 
-def diagnose(spec: Spec, runs: Sequence[CaseRun]) -> list[str]:
-    """Every sentence that applies, spec-specific first, without repeats."""
-    if not failing(runs):
+def diagnose(spec: Spec, runs: Sequence[CaseRun], robust_runs: Sequence[CaseRun] = ()) -> list[str]:
+    """Every sentence that applies, spec-specific first, without repeats. The spec's own detectors see the
+    robustness runs too (an overflow shows only at large scores); the generic ones only the main runs, whose
+    failures the main checks charge (a robustness failure already has its own sentence)."""
+    everything = [*runs, *robust_runs]
+    if not failing(everything):
         return []
     sentences: list[str] = []
     for known in spec.diagnoses:
         try:
-            if known.applies(runs):
+            if known.applies(everything):
                 sentences.append(known.sentence)
         except Exception:  # a detector must never break grading; it just says nothing
             continue
+    if not failing(runs):
+        return sentences
     for check in spec.checks:
         if all(r.verdicts.get(check.name) is None or r.verdicts[check.name].passed for r in runs):
             continue

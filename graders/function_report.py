@@ -57,12 +57,19 @@ def check_entries(graded: GradedFunction, runs: list[CaseRun], minimal: CaseRun 
     return entries
 
 
-def robustness_entries(graded: GradedFunction, outcome: FunctionOutcome) -> list[dict[str, Any]]:
+def robustness_entries(graded: GradedFunction, outcome: FunctionOutcome, main: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
     """One entry per robustness check, with its own points and sentence."""
-    return [robustness_entry(graded, check, outcome) for check in graded.spec.robustness]
+    working = any(e["passed"] for e in main)
+    return [robustness_entry(graded, check, outcome, working) for check in graded.spec.robustness]
 
 
-def robustness_entry(graded: GradedFunction, check: Robustness, outcome: FunctionOutcome) -> dict[str, Any]:
+def robustness_entry(graded: GradedFunction, check: Robustness, outcome: FunctionOutcome,
+                     working: bool = True) -> dict[str, Any]:
+    """A robustness check passes when it held on every judged case of its own (a case none of whose calls
+    could be judged, because a forward it needs raised there, costs nothing: one bug costs points once). It
+    earns points only for a function that gets something right (some main check passed): robustness of a
+    function whose every output is wrong (None, a wrong shape, N times too large) is not robustness."""
     points = graded.check_points[check.check_name]
     message = ""
     cases = 0
@@ -72,7 +79,8 @@ def robustness_entry(graded: GradedFunction, check: Robustness, outcome: Functio
         if changed:
             message = f"{check.sentence} ({graded.spec.name} changed {', '.join(changed)} in place.)"
     else:
-        runs = _judged(outcome.robust_runs.get(check.name, []))
+        every = outcome.robust_runs.get(check.name, [])
+        runs = _judged(every)
         cases = len(runs)
         names = check.checks or tuple(c.name for c in graded.spec.checks)
         for run in runs:
@@ -80,6 +88,8 @@ def robustness_entry(graded: GradedFunction, check: Robustness, outcome: Functio
             if failing:
                 message = f"{check.sentence} (on {describe(graded, run)}: {failing[0].message})"
                 break
+    if not message and not working:
+        message = f"not judged: {graded.spec.name} fails its main checks, so its robustness earns nothing"
     passed = not message
     return {
         "name": check.check_name,
@@ -98,9 +108,10 @@ def describe(graded: GradedFunction, run: CaseRun) -> str:
 
 
 def status_of(entries: list[dict[str, Any]], runs: list[CaseRun]) -> str:
+    """"error" when the function raised on every judged case, or no case could be judged at all."""
     passed = sum(1 for e in entries if e["passed"])
     judged = _judged(runs)
-    if not passed and judged and all(r.error is not None for r in judged):
+    if not passed and runs and all(r.error is not None for r in judged):
         return "error"
     if passed == len(entries):
         return "passed"
@@ -167,7 +178,7 @@ def function_report(
         entry["diagnosis"] = [text.splitlines()[0]]
         return entry
     main = check_entries(graded, outcome.runs, outcome.minimal)
-    robust = robustness_entries(graded, outcome)
+    robust = robustness_entries(graded, outcome, main)
     entry["checks"] = main + robust
     entry["score"] = round(sum(c["score"] for c in entry["checks"]), 6)
     entry["status"] = status_of(entry["checks"], outcome.runs)
@@ -185,7 +196,7 @@ def function_report(
                 f"It raised {outcome.minimal.error} on {entry['counterexample']['description']}."
             )
     robust_runs = [r for runs in outcome.robust_runs.values() for r in runs if "*" not in r.verdicts]
-    entry["diagnosis"] += [d for d in diagnose(spec, [*outcome.runs, *robust_runs]) if d not in entry["diagnosis"]]
+    entry["diagnosis"] += [d for d in diagnose(spec, outcome.runs, robust_runs) if d not in entry["diagnosis"]]
     failed_robustness = {r["name"] for r in robust if not r["passed"]}
     entry["diagnosis"] += [r.sentence for r in spec.robustness if r.check_name in failed_robustness]
     return entry

@@ -318,10 +318,21 @@ class StandInModule(ModuleType):
         return StandIn(f"{self.__name__}.{attribute}")
 
 
+#: Third-party packages course code imports without needing them for a graded value (plotting, progress bars,
+#: notebook helpers): when one is missing here it gets a stand-in. Any other missing module stays an
+#: ImportError, so that a student's own module left out of the hand-in is reported as missing, not hidden.
+KNOWN_PACKAGES = frozenset({
+    "matplotlib", "seaborn", "plotly", "scipy", "sklearn", "skimage", "pandas", "PIL", "imageio", "cv2", "h5py",
+    "tqdm", "IPython", "ipywidgets", "google", "past", "future", "six", "yaml", "requests", "wandb",
+    "tensorboard", "sympy", "numba", "Cython", "pyximport",
+})
+
+
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Last on sys.meta_path: a top-level module nothing else could find becomes a StandInModule (and so do
-    its submodules), recorded in ``created`` so the parent can warn that the package is missing here.
-    Forbidden and blocked names never get one (the gate refuses them first)."""
+    """Last on sys.meta_path: a known third-party package (or a standard-library module this interpreter was
+    built without) that nothing else could find becomes a StandInModule, and so do its submodules; recorded in
+    ``created`` so the parent can warn that the package is missing here. Forbidden and blocked names never
+    get one (the gate refuses them first)."""
 
     def __init__(self, gate: ImportGate, only: set[str] | None = None) -> None:
         self.gate = gate
@@ -336,6 +347,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if top in self.gate.forbidden or top in self.gate.blocked or top.startswith("_"):
             return None
         if self.only is not None and top not in self.only:
+            return None
+        if self.only is None and top not in KNOWN_PACKAGES and top not in sys.stdlib_module_names:
             return None
         if "." in fullname and not isinstance(sys.modules.get(top), StandInModule):
             return None  # a missing submodule of a real package (e.g. the student's own) stays an error

@@ -68,7 +68,8 @@ class Entry:
     patches: tuple[Patch, ...]
     pattern: str
     target: str
-    #: Words the target function's diagnosis must contain (each, case-insensitively); empty: not checked.
+    #: Words the target function's diagnosis must contain (each, case-insensitively); empty: not checked. For an
+    #: equivalent with ``may_lose``: the words its robustness failure must be explained with.
     diagnosis: tuple[str, ...] = ()
     note: str = ""
     #: For an equivalent written in a corner the hand-out does not cover (no max shift in a softmax, a 2-D-only
@@ -176,8 +177,9 @@ def parse(data: dict[str, Any], path: Path, graded: set[str] | None = None) -> C
         if graded is not None and raw["target"] not in graded:
             raise CatalogueError(f"{where}: {assignment} does not grade {raw['target']!r}")
         diagnosis = tuple(raw.get("diagnosis", ()))
-        if diagnosis and raw["kind"] != "mutant":
-            raise CatalogueError(f"{where}: only mutants have a diagnosis to check")
+        if diagnosis and raw["kind"] != "mutant" and not raw.get("may_lose"):
+            raise CatalogueError(f"{where}: only mutants, and equivalents that may lose a robustness check, have "
+                                 "a diagnosis to check")
         spares = tuple(raw.get("spares", ()))
         if spares and (raw["kind"] != "mutant" or raw["target"] in spares):
             raise CatalogueError(f"{where}: spares lists functions other than the target of a mutant")

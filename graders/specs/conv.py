@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec
-from graders.specs.dense import backward_program, forward_program
+from graders.specs.dense import backward_program, forward_program, handout_backward, packed
 from graders.specs.program import Expr, Input, Item, Program, Result, call
 from reference.cs231n import conv as R
 from reference.functional import conv as F
@@ -115,6 +115,54 @@ def conv_fixed() -> list[Case]:
         "conv_param": {"stride": 1, "pad": 1},
     }
     return [forward, backward]
+
+
+def conv_scale() -> list[Case]:
+    """CIFAR-sized images: x (2, 3, 32, 32) through 8 filters of 3x3 (stride 1, pad 1, the notebook's
+    ConvNet layer), and through 8 filters of 5x5 with stride 2 and pad 2.
+
+    Why not 4 images and 16 filters: a student's loops over n, f, i, j and c take 1.7 s for the forward
+    alone there (the backward's program runs the forward too); these take about 0.4 s and 0.1 s.
+    """
+    rng = np.random.default_rng(2314)
+    x = rng.standard_normal((2, 3, 32, 32))
+    cases = []
+    for kernel, stride, pad in ((3, 1, 1), (5, 2, 2)):
+        size = _output_size(32, kernel, stride, pad)
+        cases.append({
+            "x": x,
+            "w": rng.standard_normal((8, 3, kernel, kernel)) * 0.1,
+            "b": rng.standard_normal(8),
+            "dout": rng.standard_normal((2, 8, size, size)),
+            "conv_param": {"stride": stride, "pad": pad},
+        })
+    return cases
+
+
+def extras_scale(spatial_dims: int) -> Callable[[], list[Case]]:
+    """One realistic size per extra: 16 filters of 3x3 with dilation 2 on (2, 3, 32, 32) images; 16 filters of
+    5 with dilation 2 and stride 2 on (4, 8, 128) sequences."""
+
+    def scale() -> list[Case]:
+        rng = np.random.default_rng(2315)
+        if spatial_dims == 2:
+            x, w, geometry = rng.standard_normal((2, 3, 32, 32)), rng.standard_normal((16, 3, 3, 3)), (1, 2, 2)
+            out: tuple[int, ...] = (_output_size(32, 5, 1, 2),) * 2
+        else:
+            x, w, geometry = rng.standard_normal((4, 8, 128)), rng.standard_normal((16, 8, 5)), (2, 4, 2)
+            out = (_output_size(128, 9, 2, 4),)
+        stride, pad, dilation = geometry
+        return [{
+            "x": x,
+            "w": w * 0.1,
+            "b": rng.standard_normal(16),
+            "dout": rng.standard_normal((x.shape[0], 16, *out)),
+            "stride": stride,
+            "pad": pad,
+            "dilation": dilation,
+        }]
+
+    return scale
 
 
 def extras_fixed(spatial_dims: int) -> Callable[[], list[Case]]:
@@ -541,6 +589,7 @@ def _conv_forward(
         api="function",
         cases=conv_cases,
         fixed_cases=conv_fixed,
+        scale_cases=conv_scale,
         program=forward_program(module, name, *CONV_ARGS),
         expected=conv_expected(forward, backward),
         torch_expected=torch_conv,
@@ -568,14 +617,19 @@ def _conv_backward(
     forward: Callable[..., Any],
     backward: Callable[..., Any],
     same_as: str | None = None,
+    handout_cache: bool = False,
 ) -> Spec:
+    """``handout_cache``: the hand-out fixes the forward's cache as ``(x, w, b, conv_param)`` (the naive
+    layer; fast_layers' cache also holds x_cols, which the student's forward computes)."""
     return Spec(
         name=name,
         module=module,
         api="function",
         cases=conv_cases,
         fixed_cases=conv_fixed,
+        scale_cases=conv_scale,
         program=backward_program(module, forward_name, name, CONV_ARGS, GRADS),
+        handout_program=handout_backward(module, name, packed(*CONV_ARGS), GRADS) if handout_cache else None,
         expected=conv_expected(forward, backward),
         torch_expected=torch_conv,
         checks=(
@@ -603,9 +657,15 @@ def conv_forward_naive() -> Spec:
 
 
 def conv_backward_naive() -> Spec:
-    """cs231n's conv_backward_naive(dout, cache) -> (dx, dw, db), after the student's own forward."""
+    """cs231n's conv_backward_naive(dout, cache) -> (dx, dw, db), after the student's own forward, or with
+    the hand-out's cache (x, w, b, conv_param) where that fails."""
     return _conv_backward(
-        "conv_backward_naive", "layers", "conv_forward_naive", R.conv_forward_naive, R.conv_backward_naive
+        "conv_backward_naive",
+        "layers",
+        "conv_forward_naive",
+        R.conv_forward_naive,
+        R.conv_backward_naive,
+        handout_cache=True,
     )
 
 
@@ -645,6 +705,7 @@ def _extra(name: str, spatial_dims: int, forward: str, gradients: str, descripti
             limit=11 if spatial_dims == 2 else 14,
         ),
         fixed_cases=extras_fixed(spatial_dims),
+        scale_cases=extras_scale(spatial_dims),
         program=extras_program(forward, gradients),
         expected=extras_expected,
         torch_expected=torch_conv,

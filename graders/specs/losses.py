@@ -1,11 +1,16 @@
 """Specs of cs231n's classification losses: ``softmax_loss`` and (older hand-outs) ``svm_loss``.
 
-Both return ``(loss, dx)`` averaged over the N examples. The cases reach what notebook shapes miss:
-  * softmax: logits offset by up to +-1000 (exp overflows past ~709, so a softmax without the max shift gives
-    NaN there) while the spread within a row stays moderate, so the correct class's probability stays far
-    above the float64 underflow and shift-then-log(prob) solutions remain exact;
+Both return ``(loss, dx)`` averaged over the N examples. The hand-out's domain decides the main checks:
+  * softmax: ordinary scores (|x| <= 40, every row's spread clipped so that the correct class sits at most 20
+    below the row's maximum): exp() never overflows and the correct class's probability stays above 2e-10, so
+    a softmax without the max shift, and a loss computed as log(p + 1e-20) or log(max(p, 1e-20)), are exact
+    there, as they are on the notebook's scores;
   * svm: every margin ``x_j - x_y + 1`` kept at least 0.01 away from 0, the hinge's kink, so dx is unique
     and finite differences agree with it.
+Outside it, two small robustness checks of softmax_loss: "large_scores" (scores offset by +-1000, judged by
+shift invariance: graders/specs/shifted.py) and "tiny_probabilities" (one example whose correct class sits 50
+to 300 below the maximum, probability below 1e-18: the log of a probability plus a tiny epsilon caps the
+loss there, a log-softmax does not).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from graders.specs import shifted
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec
-from graders.specs.program import Input, Item, Program, Result, call
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Robustness, Spec
+from graders.specs.program import Call, Expr, Input, Item, Program, Result, call
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, scaled_diagnosis
 from reference import cs231n as R
@@ -27,6 +33,14 @@ from reference import cs231n as R
 OVERFLOW_LOGIT = 709.0
 #: How far every hinge margin stays from its kink.
 MARGIN_GAP = 0.01
+#: Main-domain softmax scores: each row's spread is clipped to +-HALF_SPREAD (so the correct class sits at most
+#: 2 * HALF_SPREAD = 20 below the maximum: probability >= exp(-20) / C > 2e-10), then offset by at most
+#: +-ORDINARY_OFFSET.
+HALF_SPREAD = 10.0
+ORDINARY_OFFSET = 30.0
+#: How far below its row's maximum the correct class sits in the tiny_probabilities cases (probability below
+#: exp(-50) ~ 2e-22, and above float64's smallest normal number, so log(p) of a shifted softmax is exact).
+TINY_GAPS = (50.0, 120.0, 300.0)
 
 
 # ---------------------------------------------------------------- cases
@@ -34,15 +48,20 @@ def _labels(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     return rng.integers(0, c, size=n).astype(np.int64)
 
 
+def ordinary_scores(z: np.ndarray) -> np.ndarray:
+    """Scores clipped to +-HALF_SPREAD: no correct class more than 20 below its row's maximum."""
+    return np.clip(z, -HALF_SPREAD, HALF_SPREAD)
+
+
 @st.composite
 def softmax_cases(draw: st.DrawFn) -> Case:
     n = draw(S.dims(1, 6))
     c = draw(S.dims(2, 8))
-    spread = draw(st.sampled_from([0.01, 1.0, 5.0, 30.0]))
-    offset = draw(st.one_of(st.just(0.0), S.floats(-1000.0, 1000.0)))
+    spread = draw(st.sampled_from([0.01, 1.0, 3.0, 6.0]))
+    offset = draw(st.one_of(st.just(0.0), S.floats(-ORDINARY_OFFSET, ORDINARY_OFFSET)))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    return {"x": rng.standard_normal((n, c)) * spread + offset, "y": _labels(rng, n, c)}
+    return {"x": ordinary_scores(rng.standard_normal((n, c)) * spread) + offset, "y": _labels(rng, n, c)}
 
 
 def push_off_hinge(x: np.ndarray, y: np.ndarray, gap: float = MARGIN_GAP) -> np.ndarray:
@@ -76,10 +95,11 @@ def _notebook_scores(rng: np.random.RandomState) -> Case:
 
 
 def softmax_fixed() -> list[Case]:
+    """The notebook's check, and 7 examples of 5 classes with scores spread like a trained net's (3 * randn)."""
     rng = np.random.RandomState(231)
     notebook = _notebook_scores(rng)
-    large = {"x": 3.0 * rng.randn(7, 5) + 1000.0, "y": rng.randint(5, size=7).astype(np.int64)}
-    return [notebook, large]
+    trained = {"x": ordinary_scores(3.0 * rng.randn(7, 5)), "y": rng.randint(5, size=7).astype(np.int64)}
+    return [notebook, trained]
 
 
 def svm_fixed() -> list[Case]:
@@ -87,6 +107,46 @@ def svm_fixed() -> list[Case]:
     notebook = _notebook_scores(rng)
     notebook["x"] = push_off_hinge(notebook["x"], notebook["y"])
     return [notebook]
+
+
+def _scale_scores(seed: int) -> Case:
+    """A CIFAR-10 minibatch's scores: 100 examples, 10 classes, spread like a net in training."""
+    rng = np.random.default_rng(seed)
+    return {"x": ordinary_scores(2.5 * rng.standard_normal((100, 10))), "y": _labels(rng, 100, 10)}
+
+
+def softmax_scale() -> list[Case]:
+    return [_scale_scores(2310)]
+
+
+def svm_scale() -> list[Case]:
+    case = _scale_scores(2311)
+    case["x"] = push_off_hinge(case["x"], case["y"])
+    return [case]
+
+
+def large_score_cases() -> list[Case]:
+    """Ordinary scores offset by +1000 (the old large case: 7 examples, 5 classes), by -1000, and by +1000,
+    -1000 and +750 row by row: a softmax without the max shift gives inf / inf or 0 / 0 there."""
+    rng = np.random.RandomState(1000)
+    cases = []
+    for (n, c), offset in (((7, 5), 1000.0), ((4, 6), -1000.0), ((3, 4), np.array([[1000.0], [-1000.0], [750.0]]))):
+        ordinary = ordinary_scores(3.0 * rng.randn(n, c))
+        cases.append(shifted.shifted_case(ordinary, offset, y=rng.randint(c, size=n).astype(np.int64)))
+    return cases
+
+
+def tiny_probability_cases() -> list[Case]:
+    """One example each (so a mean/sum slip shows nothing here), its correct class 50, 120 and 300 below the
+    row's maximum: probabilities from 2e-22 down to 5e-131."""
+    rng = np.random.RandomState(18)
+    cases = []
+    for gap, c in zip(TINY_GAPS, (10, 5, 3), strict=True):
+        x = rng.randn(1, c)
+        y = rng.randint(c, size=1).astype(np.int64)
+        x[0, y[0]] = np.max(x) - gap
+        cases.append({"x": x, "y": y})
+    return cases
 
 
 # ---------------------------------------------------------------- reference and torch
@@ -119,13 +179,17 @@ def _loss_of(loss: Callable[..., tuple[float, np.ndarray]]) -> Callable[[Case], 
 
 
 def loss_program(name: str) -> Callable[[Case], Program]:
-    """Call ``layers.name(x, y)`` once and fetch both the loss and dx."""
+    """Call ``layers.name(x, y)`` once and fetch both the loss and dx; on a large-score case call it on the
+    ordinary scores too (fetched as loss_ordinary, dx_ordinary: see graders/specs/shifted.py)."""
 
     def program(case: Case) -> Program:
-        return Program(
-            steps=(call("loss", "layers", name, Input("x"), Input("y")),),
-            outputs={"loss": Item(Result("loss"), 0), "dx": Item(Result("loss"), 1)},
-        )
+        steps: list[Call] = [call("loss", "layers", name, Input("x"), Input("y"))]
+        outputs: dict[str, Expr] = {"loss": Item(Result("loss"), 0), "dx": Item(Result("loss"), 1)}
+        if shifted.ORDINARY in case:
+            steps.append(call("ordinary", "layers", name, Input(shifted.ORDINARY), Input("y")))
+            outputs.update({f"loss{shifted.SUFFIX}": Item(Result("ordinary"), 0),
+                            f"dx{shifted.SUFFIX}": Item(Result("ordinary"), 1)})
+        return Program(steps=tuple(steps), outputs=outputs)
 
     return program
 
@@ -181,6 +245,28 @@ CORRECT_CLASS_COUNTED = Diagnosis(
     _correct_class_counted,
 )
 
+LARGE_SCORES = Robustness(
+    "large_scores",
+    "scores offset by +-1000 (beyond exp's range) give the same loss and dx as without the offset",
+    "Scores of about +-1000, far beyond the notebook's, give a wrong loss or dx, while adding a constant to a "
+    "row of scores must not change softmax at all: a mature softmax handles any finite scores.",
+    cases=large_score_cases,
+)
+#: Weight 0.125, half of large_scores': the notebook never reaches such probabilities, the gradient of a
+#: log(p + eps) loss is still right, and only the loss's value is off. (With loss, dx, 0.25 and 0.125 the
+#: split of 3 points also sums back to exactly 3 in floating point.)
+TINY_PROBABILITIES = Robustness(
+    "tiny_probabilities",
+    "the loss stays exact when the correct class's probability is below 1e-18 (its score 50 to 300 below "
+    "the row's maximum)",
+    "The loss is wrong when the correct class's probability is tiny (below 1e-18): log(p + eps) or "
+    "log(max(p, eps)) caps it near -log(eps). Compute the log-probabilities directly, shifted - "
+    "log(sum(exp(shifted))), instead of taking the log of a probability.",
+    cases=tiny_probability_cases,
+    checks=("loss",),
+    weight=0.125,
+)
+
 
 # ---------------------------------------------------------------- specs
 def _loss_spec(name: str, loss: Callable[..., tuple[float, np.ndarray]], **fields: Any) -> Spec:
@@ -204,17 +290,28 @@ def softmax_loss() -> Spec:
         R.softmax_loss,
         cases=softmax_cases,
         fixed_cases=softmax_fixed,
+        scale_cases=softmax_scale,
         checks=(
             Check(
                 "loss",
                 atol=1e-9,
                 rtol=1e-7,
+                compare=shifted.or_shift_invariant("loss"),
                 description="mean cross-entropy of softmax(x) over the N examples",
             ),
-            Check("dx", atol=1e-10, rtol=1e-6, description="(softmax(x) - onehot(y)) / N"),
+            Check(
+                "dx",
+                atol=1e-10,
+                rtol=1e-6,
+                compare=shifted.or_shift_invariant("dx"),
+                description="(softmax(x) - onehot(y)) / N",
+            ),
         ),
         diagnoses=(OVERFLOW, LOSS_SUMMED),
-        convention="cs231n: mean over N; stable for logits up to 1e3",
+        robustness=(LARGE_SCORES, TINY_PROBABILITIES),
+        describe=shifted.describe,
+        convention="cs231n: mean over N; ordinary scores (|x| <= 40); robust to logits of 1e3 and tiny "
+        "probabilities (separate checks)",
     )
 
 
@@ -224,6 +321,7 @@ def svm_loss() -> Spec:
         R.svm_loss,
         cases=svm_cases,
         fixed_cases=svm_fixed,
+        scale_cases=svm_scale,
         checks=(
             Check(
                 "loss", atol=1e-9, rtol=1e-7, description="mean over N of sum_{j != y} max(0, x_j - x_y + 1)"

@@ -5,9 +5,27 @@ Batch norm's forward is graded the way the notebook uses it: several train-mode 
 is switched to test mode with ``bn_param.update({"mode": "test"})`` and called once more. The checks are the
 first train output, the running mean and variance the student left in ``bn_param``, and the test-mode output.
 
-Cases keep every normalised group's variance well above eps (x = scale * gaussian + shift with scale in
-[0.5, 3]; groups whose variance falls below 5% of scale^2 are redrawn), need at least 3 values per statistic,
-and draw non-default eps (1e-5 .. 1e-3) and momentum (0.5 .. 0.99) as well as the defaults.
+Cases keep every normalised group's variance well above eps (x = scale * gaussian + shift; groups whose
+variance falls below 5% of scale^2 are redrawn, and scale is drawn after eps so that eps stays below 0.2% of
+that floor), need at least 3 values per statistic, and draw non-default eps (1e-5 .. 1e-3) and momentum
+(0.5 .. 0.99) as well as the defaults. Why eps stays so small: a forward with an eps slip (eps left out, eps
+outside the square root) then stays within a fraction of a percent of the reference, which is what lets its
+backward be judged against that forward (see "Backward passes" below) instead of losing points twice.
+
+Backward passes use the student's own forward and cache (its layout is theirs). The forward call is a setup
+step (when it raises, the case says nothing about the backward), the backward's program also fetches the
+forward's ``out``, and where the comparison with the reference fails, the gradients are re-judged against
+central differences of the student's forward (``OwnGradient``): a backward that is the exact gradient of a
+forward with a small slip keeps its points; the forward alone loses them.
+
+Conventions accepted besides the reference's: test mode may normalise with eps outside the square root,
+(x - running_mean) / (sqrt(running_var) + eps) (no hand-out says where eps goes in test mode, and both forms
+are common in students' and published code); the size-1 shapes that compare_arrays accepts with a warning
+((1, D) running statistics, dgamma / dbeta summed with keepdims=True).
+
+Scale cases: N = 64 and D = 100, and (8, 16, 16, 16) images. Those of the backwards use a large spread (std
+200 .. 600) with the default eps, so an eps slip stays below the checks' tolerances there: these cases are too
+large for the finite differences of the student's forward, and they are there for size-dependent bugs.
 
 Torch adapters map the conventions: cs231n momentum m is torch momentum 1 - m, and torch's running variance
 is unbiased, so it is multiplied by (count - 1) / count before comparing (the scaling commutes with the
@@ -17,6 +35,7 @@ moving average because every batch has the same count and the average starts fro
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,11 +43,21 @@ from typing import Any, Literal
 import numpy as np
 from hypothesis import strategies as st
 
-from graders.checks import as_numeric, compare_arrays
+from graders.checks import as_numeric, broadcast_form, compare_arrays
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, CompareFn, Diagnosis, GradientCheck, Spec, Verdict
-from graders.specs.dense import backward_program, forward_program, weighted_sum
-from graders.specs.program import Input, Item, Program, Result, call, method
+from graders.specs.base import (
+    Case,
+    CaseRun,
+    Check,
+    CompareFn,
+    Diagnosis,
+    GradientCheck,
+    OwnGradient,
+    Spec,
+    Verdict,
+)
+from graders.specs.dense import forward_program, weighted_sum
+from graders.specs.program import Expr, Input, Item, Program, Result, as_setup, call, method
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, scaled_diagnosis, variant_diagnosis
 from reference import cs231n as R
@@ -38,8 +67,15 @@ DEFAULT_EPS = 1e-5
 DEFAULT_MOMENTUM = 0.9
 #: A normalised group is redrawn when its variance is below this fraction of scale^2.
 VARIANCE_FLOOR = 0.05
+#: eps is at most this fraction of the variance floor (scale is drawn large enough for it): an eps slip in a
+#: student's forward then changes its output by a fraction of a percent, well within OwnGradient's closeness.
+EPS_SHARE = 0.002
+#: Smallest and largest scale of generated inputs (the smallest rises with eps, see EPS_SHARE).
+SCALE_RANGE = (0.5, 3.0)
 
 Grads = ("dx", "dgamma", "dbeta")
+#: Each gradient of a normalisation layer's backward -> the input it differentiates.
+GRADIENT_OF = {"dx": "x", "dgamma": "gamma", "dbeta": "beta"}
 
 
 # ---------------------------------------------------------------- cases
@@ -50,6 +86,13 @@ def _eps() -> st.SearchStrategy[float | None]:
 
 def _momentum() -> st.SearchStrategy[float | None]:
     return st.one_of(st.none(), S.floats(0.5, 0.99))
+
+
+def _scale(eps: float | None) -> st.SearchStrategy[float]:
+    """The inputs' scale: in SCALE_RANGE, and large enough that eps is at most EPS_SHARE of the variance floor
+    (for eps = 1e-3 that is a scale of at least 3.2)."""
+    low = max(SCALE_RANGE[0], math.sqrt((DEFAULT_EPS if eps is None else eps) / (EPS_SHARE * VARIANCE_FLOOR)))
+    return S.floats(low, max(SCALE_RANGE[1], low + 1.0))
 
 
 def _with_options(base: dict[str, Any], **options: float | None) -> dict[str, Any]:
@@ -96,7 +139,8 @@ def batchnorm_forward_cases(draw: st.DrawFn, spatial: bool = False) -> Case:
     n, features = draw(_feature_shape(spatial))
     c = features[0]
     steps = draw(st.integers(2, 4))
-    scale, shift = draw(S.floats(0.5, 3.0)), draw(S.floats(-5.0, 5.0))
+    eps = draw(_eps())
+    scale, shift = draw(_scale(eps)), draw(S.floats(-5.0, 5.0))
     xs = draw(_spread_batches((steps, n, *features), scale, shift, _batch_columns))
     x_test = scale * draw(S.seeded_arrays((draw(S.dims(1, 4)), *features))) + shift
     return {
@@ -104,7 +148,7 @@ def batchnorm_forward_cases(draw: st.DrawFn, spatial: bool = False) -> Case:
         "x_test": x_test,
         "gamma": draw(S.seeded_arrays((c,))),
         "beta": draw(S.seeded_arrays((c,))),
-        "bn_param": _with_options({"mode": "train"}, eps=draw(_eps()), momentum=draw(_momentum())),
+        "bn_param": _with_options({"mode": "train"}, eps=eps, momentum=draw(_momentum())),
         "to_test": {"mode": "test"},
     }
 
@@ -113,13 +157,14 @@ def batchnorm_forward_cases(draw: st.DrawFn, spatial: bool = False) -> Case:
 def batchnorm_backward_cases(draw: st.DrawFn, spatial: bool = False) -> Case:
     n, features = draw(_feature_shape(spatial))
     c = features[0]
-    scale, shift = draw(S.floats(0.5, 3.0)), draw(S.floats(-5.0, 5.0))
+    eps = draw(_eps())
+    scale, shift = draw(_scale(eps)), draw(S.floats(-5.0, 5.0))
     x = draw(_spread_batches((1, n, *features), scale, shift, _batch_columns))[0]
     return {
         "x": x,
         "gamma": draw(S.seeded_arrays((c,))),
         "beta": draw(S.seeded_arrays((c,))),
-        "bn_param": _with_options({"mode": "train"}, eps=draw(_eps()), momentum=draw(_momentum())),
+        "bn_param": _with_options({"mode": "train"}, eps=eps, momentum=draw(_momentum())),
         "dout": draw(S.seeded_arrays(x.shape)),
     }
 
@@ -127,13 +172,14 @@ def batchnorm_backward_cases(draw: st.DrawFn, spatial: bool = False) -> Case:
 @st.composite
 def layernorm_cases(draw: st.DrawFn) -> Case:
     n, d = draw(S.dims(1, 5)), draw(S.dims(3, 8))
-    scale, shift = draw(S.floats(0.5, 3.0)), draw(S.floats(-5.0, 5.0))
+    eps = draw(_eps())
+    scale, shift = draw(_scale(eps)), draw(S.floats(-5.0, 5.0))
     x = draw(_spread_batches((1, n, d), scale, shift, lambda b: b.T))[0]
     return {
         "x": x,
         "gamma": draw(S.seeded_arrays((d,))),
         "beta": draw(S.seeded_arrays((d,))),
-        "ln_param": _with_options({}, eps=draw(_eps())),
+        "ln_param": _with_options({}, eps=eps),
         "dout": draw(S.seeded_arrays(x.shape)),
     }
 
@@ -149,14 +195,15 @@ def groupnorm_cases(draw: st.DrawFn) -> Case:
     if per_group * h * w < 3:
         h = 3
     n, c = draw(S.dims(1, 3)), groups * per_group
-    scale, shift = draw(S.floats(0.5, 3.0)), draw(S.floats(-5.0, 5.0))
+    eps = draw(_eps())
+    scale, shift = draw(_scale(eps)), draw(S.floats(-5.0, 5.0))
     x = draw(_spread_batches((1, n, c, h, w), scale, shift, _groups_as_columns(groups)))[0]
     return {
         "x": x,
         "gamma": draw(S.seeded_arrays((1, c, 1, 1))),
         "beta": draw(S.seeded_arrays((1, c, 1, 1))),
         "G": groups,
-        "gn_param": _with_options({}, eps=draw(_eps())),
+        "gn_param": _with_options({}, eps=eps),
         "dout": draw(S.seeded_arrays(x.shape)),
     }
 
@@ -227,6 +274,76 @@ def groupnorm_fixed() -> list[Case]:
     return [{**_gradient_check_case(rng, (2, 6, 4, 5), (1, 6, 1, 1)), "G": 2, "gn_param": {}}]
 
 
+# ---------------------------------------------------------------- scale cases (realistic sizes)
+#: Per-feature std of the forwards' scale cases: activations of a realistic size.
+FORWARD_SPREAD = (1.0, 10.0)
+#: Per-feature std of the backwards' scale cases: with the default eps, an eps slip (eps left out, eps outside
+#: the square root: eps / std <= 5e-8) changes their values by less than the checks' tolerances (rtol 1e-7 for
+#: dgamma). These cases are too large for the finite differences of the student's forward
+#: (OwnGradient.max_entries), so without this a backward that is the exact gradient of a forward with such a
+#: slip would lose its points here for the forward's bug.
+BACKWARD_SPREAD = (200.0, 600.0)
+SCALE_SEED = 2310
+
+
+def _spread(rng: np.random.RandomState, shape: tuple[int, ...], axis: int, spread: tuple[float, float]
+            ) -> np.ndarray:
+    """Gaussian values of ``shape`` with a std drawn from ``spread`` and a shift from [-10, 10] per index along
+    ``axis`` (per feature, channel or example: whatever the layer normalises separately)."""
+    size = shape[axis]
+    layout = [1] * len(shape)
+    layout[axis] = size
+    std = rng.uniform(*spread, size=size).reshape(layout)
+    shift = rng.uniform(-10.0, 10.0, size=size).reshape(layout)
+    return std * rng.randn(*shape) + shift
+
+
+def _affine_params(rng: np.random.RandomState, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    return {"gamma": 1.0 + 0.5 * rng.randn(*shape), "beta": rng.randn(*shape)}
+
+
+def batchnorm_forward_scale(spatial: bool) -> list[Case]:
+    """Three train batches and a test batch: (64, 100), or (8, 16, 16, 16) images for spatial batch norm."""
+    rng = np.random.RandomState(SCALE_SEED)
+    shape = (8, 16, 16, 16) if spatial else (64, 100)
+    return [{
+        "xs": np.stack([_spread(rng, shape, 1, FORWARD_SPREAD) for _ in range(3)]),
+        "x_test": _spread(rng, shape, 1, FORWARD_SPREAD),
+        **_affine_params(rng, (shape[1],)),
+        "bn_param": {"mode": "train"},
+        "to_test": {"mode": "test"},
+    }]
+
+
+def batchnorm_backward_scale(spatial: bool) -> list[Case]:
+    rng = np.random.RandomState(SCALE_SEED + 1)
+    shape = (8, 16, 16, 16) if spatial else (64, 100)
+    x = _spread(rng, shape, 1, BACKWARD_SPREAD)
+    return [{"x": x, **_affine_params(rng, (shape[1],)), "bn_param": {"mode": "train"}, "dout": rng.randn(*shape)}]
+
+
+def layernorm_scale(spread: tuple[float, float]) -> Callable[[], list[Case]]:
+    """(64, 100): every example (row) with its own spread."""
+
+    def cases() -> list[Case]:
+        rng = np.random.RandomState(SCALE_SEED + 2)
+        x = _spread(rng, (64, 100), 0, spread)
+        return [{"x": x, **_affine_params(rng, (100,)), "ln_param": {}, "dout": rng.randn(*x.shape)}]
+
+    return cases
+
+
+def groupnorm_scale(spread: tuple[float, float]) -> Callable[[], list[Case]]:
+    """(8, 16, 16, 16) in 4 groups of 4 channels, every channel with its own spread."""
+
+    def cases() -> list[Case]:
+        rng = np.random.RandomState(SCALE_SEED + 3)
+        x = _spread(rng, (8, 16, 16, 16), 1, spread)
+        return [{"x": x, **_affine_params(rng, (1, 16, 1, 1)), "G": 4, "gn_param": {}, "dout": rng.randn(*x.shape)}]
+
+    return cases
+
+
 # ---------------------------------------------------------------- programs and checks
 #: The output holding the snapshot of bn_param taken after the train-mode calls.
 TRAINED_PARAM = "bn_param_after_train"
@@ -277,12 +394,41 @@ def stored_in(output: str, param: str) -> CompareFn:
     return compare
 
 
+#: The reference's test-mode output with eps outside the square root, an accepted convention (see the module
+#: docstring).
+OUT_TEST_EPS_OUTSIDE = "out_test_eps_outside"
+
+
+def either_eps_placement(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check
+                         ) -> Verdict:
+    """The test-mode output, normalised with sqrt(running_var + eps) or with sqrt(running_var) + eps.
+
+    Why both: no hand-out edition says where eps goes in test mode (the notebook only checks that the test
+    outputs have roughly zero mean and unit std), both forms are common in real code, and they differ by about
+    eps / sqrt(var) relative, far above the check's tolerance. The train-mode output gets no such latitude:
+    the 2019+ hand-out sends students to the paper, which divides by sqrt(var + eps), no edition says
+    otherwise, and the backward the student writes differentiates that train-mode formula.
+    """
+    verdict = compare_arrays("out_test", actual.get("out_test"), expected["out_test"], check.atol, check.rtol)
+    if verdict.passed or OUT_TEST_EPS_OUTSIDE not in expected:
+        return verdict
+    other = compare_arrays("out_test", actual.get("out_test"), expected[OUT_TEST_EPS_OUTSIDE], check.atol,
+                           check.rtol)
+    return other if other.passed else verdict
+
+
 def stored_lookup(run: CaseRun, name: str) -> Any:
-    """Read an output for diagnosis: running statistics live in the student's bn_param."""
-    if name.startswith("running_"):
-        stored = run.actual.get(TRAINED_PARAM)
-        return stored.get(name) if isinstance(stored, Mapping) else None
-    return run.actual.get(name)
+    """Read an output for diagnosis: running statistics live in the student's bn_param. A running statistic
+    kept as (1, D) is read as (D,), as the check accepts it: a bug model then still recognises its values."""
+    if not name.startswith("running_"):
+        return run.actual.get(name)
+    stored = run.actual.get(TRAINED_PARAM)
+    value = stored.get(name) if isinstance(stored, Mapping) else None
+    array, want = as_numeric(value), run.expected.get(name)
+    if array is not None and want is not None and array.shape != np.shape(want) and (
+            broadcast_form(array.shape) == broadcast_form(np.shape(want))):
+        return array.reshape(np.shape(want))
+    return value
 
 
 def _forward_checks() -> tuple[Check, ...]:
@@ -302,7 +448,13 @@ def _forward_checks() -> tuple[Check, ...]:
             compare=stored_in(TRAINED_PARAM, "bn_param"),
             description="bn_param['running_var'] after the train calls, from the biased batch variance",
         ),
-        Check("out_test", atol=1e-9, rtol=1e-7, description="test-mode output, using the running statistics"),
+        Check(
+            "out_test",
+            atol=1e-9,
+            rtol=1e-7,
+            compare=either_eps_placement,
+            description="test-mode output, using the running statistics (eps inside or outside the square root)",
+        ),
     )
 
 
@@ -329,9 +481,21 @@ def batchnorm_forward_expected(forward: LayerFn) -> Callable[[Case], dict[str, A
             "running_mean": param["running_mean"],
             "running_var": param["running_var"],
             "out_test": out_test,
+            OUT_TEST_EPS_OUTSIDE: eps_outside_test_output(case, param),
         }
 
     return expected
+
+
+def eps_outside_test_output(case: Case, param: Mapping[str, Any]) -> np.ndarray:
+    """gamma * (x_test - running_mean) / (sqrt(running_var) + eps) + beta with the reference's running
+    statistics in ``param``, per feature (2-D) or per channel (spatial)."""
+    x = np.asarray(case["x_test"])
+    rows = NORM.channels_last_rows(x) if x.ndim == 4 else x
+    eps = param.get("eps", DEFAULT_EPS)
+    normalized = (rows - param["running_mean"]) / (np.sqrt(param["running_var"]) + eps)
+    out = case["gamma"] * normalized + case["beta"]
+    return NORM.channels_first_from_rows(out, x.shape) if x.ndim == 4 else out
 
 
 def backward_expected(
@@ -349,6 +513,36 @@ def backward_expected(
 
 def _forward_of(expected: Callable[[Case], dict[str, Any]]) -> Callable[[Case], dict[str, Any]]:
     return lambda case: {"out": expected(case)["out"]}
+
+
+# ---------------------------------------------------------------- backward through the student's own cache
+def own_cache_backward_program(
+    module: str, forward: str, backward: str, args: tuple[str, ...], grads: tuple[str, ...]
+) -> Callable[[Case], Program]:
+    """The student's forward (a setup step), then their backward on ``dout`` and that forward's cache.
+
+    Fetches the gradients and the forward's ``out``: OwnGradient compares that ``out`` with the reference's to
+    decide whether the backward may be judged against the student's own forward.
+    """
+
+    def program(case: Case) -> Program:
+        steps = (
+            as_setup(call("fwd", module, forward, *(Input(a) for a in args))),
+            call("bwd", module, backward, Input("dout"), Item(Result("fwd"), 1)),
+        )
+        outputs: dict[str, Expr] = {g: Item(Result("bwd"), i) for i, g in enumerate(grads)}
+        outputs["out"] = Item(Result("fwd"), 0)
+        return Program(steps=steps, outputs=outputs)
+
+    return program
+
+
+def own_forward_gradient(
+    module: str, forward: str, args: tuple[str, ...], wrt: Mapping[str, str], max_entries: int = 400
+) -> OwnGradient:
+    """Judge the gradients ``wrt`` (gradient -> input) against central differences of the student's
+    ``forward`` run on the case's ``args``."""
+    return OwnGradient(forward=forward_program(module, forward, *args), wrt=dict(wrt), max_entries=max_entries)
 
 
 # ---------------------------------------------------------------- torch adapters
@@ -675,9 +869,10 @@ def _bn_forward_spec(name: str, spatial: bool) -> Spec:
         checks=_forward_checks(),
         diagnoses=BATCHNORM_FORWARD_DIAGNOSES + ((SPATIAL_RESHAPE,) if spatial else ()),
         convention="cs231n: eps 1e-5 and momentum 0.9 by default, running = m * running + (1 - m) * batch, "
-        "biased running variance stored into bn_param",
+        "biased running variance stored into bn_param; test mode may put eps outside the square root",
         read_only=("xs", "x_test", "gamma", "beta"),
         dtype_preserving=True,
+        scale_cases=lambda: batchnorm_forward_scale(spatial),
     )
 
 
@@ -691,6 +886,7 @@ def _backward_spec(
     fixed: Callable[[], list[Case]],
     torch_expected: Callable[[Case], dict[str, Any]],
     diagnoses: tuple[Diagnosis, ...],
+    scale: Callable[[], list[Case]],
     same_as: str | None = None,
 ) -> Spec:
     scalar = weighted_sum(forward, *args)
@@ -700,7 +896,9 @@ def _backward_spec(
         api="function",
         cases=cases,
         fixed_cases=fixed,
-        program=backward_program("layers", forward_name, name, args, Grads),
+        scale_cases=scale,
+        program=own_cache_backward_program("layers", forward_name, name, args, Grads),
+        own_gradient=own_forward_gradient("layers", forward_name, args, GRADIENT_OF),
         expected=backward_expected(forward, backward, *args),
         torch_expected=torch_expected,
         checks=_grad_checks(),
@@ -736,6 +934,7 @@ def batchnorm_backward() -> Spec:
         batchnorm_backward_fixed,
         batchnorm_backward_torch,
         _count_diagnoses(_rows, "N"),
+        lambda: batchnorm_backward_scale(spatial=False),
     )
 
 
@@ -750,6 +949,7 @@ def batchnorm_backward_alt() -> Spec:
         batchnorm_backward_fixed,
         batchnorm_backward_torch,
         _count_diagnoses(_rows, "N"),
+        lambda: batchnorm_backward_scale(spatial=False),
         same_as="batchnorm_backward",
     )
 
@@ -765,6 +965,7 @@ def spatial_batchnorm_backward() -> Spec:
         spatial_batchnorm_backward_fixed,
         batchnorm_backward_torch,
         _count_diagnoses(_pixels, "N*H*W"),
+        lambda: batchnorm_backward_scale(spatial=True),
     )
 
 
@@ -787,6 +988,7 @@ def layernorm_forward() -> Spec:
         convention="cs231n: ln_param eps, default 1e-5",
         read_only=("x", "gamma", "beta"),
         dtype_preserving=True,
+        scale_cases=layernorm_scale(FORWARD_SPREAD),
     )
 
 
@@ -801,6 +1003,7 @@ def layernorm_backward() -> Spec:
         layernorm_fixed,
         layernorm_torch,
         _count_diagnoses(_features, "D"),
+        layernorm_scale(BACKWARD_SPREAD),
     )
 
 
@@ -822,6 +1025,7 @@ def spatial_groupnorm_forward() -> Spec:
         convention="cs231n: gamma, beta (1, C, 1, 1); gn_param eps, default 1e-5",
         read_only=("x", "gamma", "beta"),
         dtype_preserving=True,
+        scale_cases=groupnorm_scale(FORWARD_SPREAD),
     )
 
 
@@ -836,6 +1040,7 @@ def spatial_groupnorm_backward() -> Spec:
         groupnorm_fixed,
         groupnorm_torch,
         (GROUPNORM_FLAT_DGAMMA, *_count_diagnoses(_group_size, "C/G*H*W")),
+        groupnorm_scale(BACKWARD_SPREAD),
     )
 
 

@@ -27,7 +27,7 @@ from graders.specs.conv import (
     input_size,
     only_when,
 )
-from graders.specs.dense import backward_program, forward_program
+from graders.specs.dense import backward_program, forward_program, handout_backward, packed
 from reference.cs231n import conv as R
 from reference.functional import pool as P
 from reference.functional.im2col import add_windows, windows
@@ -85,6 +85,25 @@ def pool_fixed() -> list[Case]:
         "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2},
     }
     return [forward, backward]
+
+
+def tie_free(shape: tuple[int, ...], seed: int, spacing: float = 1e-3, jitter: float = 1e-4) -> np.ndarray:
+    """A fixed tie-free array (the property cases' construction, S.tie_free_arrays): a permutation of evenly
+    spaced values plus a jitter below half the spacing, so every two entries differ by at least 0.8e-3.
+    The spacing is small so that 65,536 entries stay within about +-33."""
+    size = int(np.prod(shape))
+    rng = np.random.default_rng(seed)
+    base = (rng.permutation(size) - (size - 1) / 2.0) * spacing
+    return (base + rng.uniform(-jitter, jitter, size)).reshape(shape)
+
+
+def pool_scale() -> list[Case]:
+    """A conv layer's activations at CIFAR size: x (4, 16, 32, 32), the notebook's 2x2 pool with stride 2."""
+    return [{
+        "x": tie_free((4, 16, 32, 32), seed=2316),
+        "dout": np.random.default_rng(2317).standard_normal((4, 16, 16, 16)),
+        "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2},
+    }]
 
 
 def describe_pool(case: Case) -> str:
@@ -285,6 +304,7 @@ def _forward(
         api="function",
         cases=pool_cases,
         fixed_cases=pool_fixed,
+        scale_cases=pool_scale,
         program=forward_program(module, name, *POOL_ARGS),
         expected=pool_expected(forward, backward),
         torch_expected=torch_pool,
@@ -307,14 +327,19 @@ def _backward(
     forward: Callable[..., Any],
     backward: Callable[..., Any],
     same_as: str | None = None,
+    handout_cache: bool = False,
 ) -> Spec:
+    """``handout_cache``: the hand-out fixes the forward's cache as ``(x, pool_param)`` (the naive layer;
+    fast_layers' caches hold what the student's forward computed)."""
     return Spec(
         name=name,
         module=module,
         api="function",
         cases=pool_cases,
         fixed_cases=pool_fixed,
+        scale_cases=pool_scale,
         program=backward_program(module, forward_name, name, POOL_ARGS, ("dx",)),
+        handout_program=handout_backward(module, name, packed(*POOL_ARGS), ("dx",)) if handout_cache else None,
         expected=pool_expected(forward, backward),
         torch_expected=torch_pool,
         checks=(
@@ -341,13 +366,15 @@ def max_pool_forward_naive() -> Spec:
 
 
 def max_pool_backward_naive() -> Spec:
-    """cs231n's max_pool_backward_naive(dout, cache) -> dx, after the student's own forward."""
+    """cs231n's max_pool_backward_naive(dout, cache) -> dx, after the student's own forward, or with the
+    hand-out's cache (x, pool_param) where that fails."""
     return _backward(
         "max_pool_backward_naive",
         "layers",
         "max_pool_forward_naive",
         R.max_pool_forward_naive,
         R.max_pool_backward_naive,
+        handout_cache=True,
     )
 
 

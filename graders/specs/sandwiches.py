@@ -13,6 +13,18 @@ input must stay clear of all of them for the gradient to be unique (and for fini
 
 Inputs failing these are redrawn from the next seed (``strategies.seeded_until``). The convolution output of
 conv-ReLU-pool has even height and width so the notebook's 2x2, stride 2 pooling tiles it.
+
+A sandwich's backward gets the student's own cache (its layout is theirs): the forward is a setup step of its
+program (when it raises, the case says nothing about the backward), the program also fetches the forward's
+``out``, and where the comparison with the reference fails the gradients are re-judged against central
+differences of the student's sandwich forward (``OwnGradient``). So a conv-bn-ReLU built on a batch norm with
+an eps slip loses points in the forward functions, not again in the sandwich's backward.
+
+Scale cases: a fully connected layer of 64 examples of shape (3, 8, 8) onto 100 units, and 3x3 convolutions
+with 16 filters on 4 images of shape (3, 32, 32) (pad 1). Their kinks only need to be clear of rounding
+(SCALE_MARGIN): they are judged against the reference, never by finite differences. The conv-bn-ReLU case has
+a large input spread so that an eps slip in the student's batch norm stays below the checks' tolerances (the
+case is too large for finite differences of the student's forward).
 """
 
 from __future__ import annotations
@@ -25,13 +37,20 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, GradientCheck, Spec
-from graders.specs.dense import backward_program, forward_program, weighted_sum
+from graders.specs.dense import forward_program, weighted_sum
+from graders.specs.normalization import own_cache_backward_program, own_forward_gradient
 from graders.specs.torchutil import torch_one_thread
 from reference import cs231n as R
 from reference.functional import normalization as NORM
 
 #: Smallest |ReLU input| and smallest gap between a positive pool maximum and its runner-up.
 MARGIN = 1e-3
+#: The same for scale cases: judged against the reference only, so the kinks need only be clear of rounding.
+SCALE_MARGIN = 1e-6
+#: Largest case (entries of the inputs whose gradients failed) re-judged by finite differences of the student's
+#: forward: covers every property and notebook case but the 16x16 conv-ReLU-pool one, at 2 small forward
+#: calls per entry.
+OWN_GRADIENT_MAX_ENTRIES = 1000
 #: The conv output feeding batch norm keeps each channel's variance above this fraction of its typical size.
 VARIANCE_FLOOR = 0.05
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -41,18 +60,18 @@ Arrays = tuple[np.ndarray, ...]
 
 
 # ---------------------------------------------------------------- domain tests
-def relu_inputs_clear(a: np.ndarray) -> bool:
-    return bool(np.min(np.abs(a)) >= MARGIN)
+def relu_inputs_clear(a: np.ndarray, margin: float = MARGIN) -> bool:
+    return bool(np.min(np.abs(a)) >= margin)
 
 
-def pool_windows_clear(s: np.ndarray) -> bool:
+def pool_windows_clear(s: np.ndarray, margin: float = MARGIN) -> bool:
     """Every 2x2 window (stride 2) of the ReLU output ``s`` with a positive maximum has a unique maximum,
-    MARGIN above the runner-up."""
+    ``margin`` above the runner-up."""
     n, c, h, w = s.shape
     windows = s.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
     ranked = np.sort(windows, axis=1)
     top, runner_up = ranked[:, -1], ranked[:, -2]
-    return bool(np.all((top <= 0) | (top - runner_up >= MARGIN)))
+    return bool(np.all((top <= 0) | (top - runner_up >= margin)))
 
 
 def channel_spread(a: np.ndarray, typical: float) -> bool:
@@ -84,7 +103,7 @@ def affine_relu_cases(draw: st.DrawFn) -> Case:
     return {"x": x, "w": w, "b": b, "dout": draw(S.seeded_arrays((n, m)))}
 
 
-def _conv_ok(pool: bool, bn: bool) -> Callable[[tuple[Arrays, dict[str, Any]]], bool]:
+def _conv_ok(pool: bool, bn: bool, margin: float = MARGIN) -> Callable[[tuple[Arrays, dict[str, Any]]], bool]:
     def ok(candidate: tuple[Arrays, dict[str, Any]]) -> bool:
         (x, w, b, *norm), conv_param = candidate
         a = R.conv_forward_fast(x, w, b, conv_param)[0]
@@ -93,9 +112,9 @@ def _conv_ok(pool: bool, bn: bool) -> Callable[[tuple[Arrays, dict[str, Any]]], 
                 return False
             gamma, beta = norm
             a = R.spatial_batchnorm_forward(a, gamma, beta, {"mode": "train"})[0]
-        if not relu_inputs_clear(a):
+        if not relu_inputs_clear(a, margin):
             return False
-        return not pool or pool_windows_clear(np.maximum(a, 0))
+        return not pool or pool_windows_clear(np.maximum(a, 0), margin)
 
     return ok
 
@@ -176,6 +195,46 @@ def _conv_fixed(size: int, pool: bool, bn: bool) -> list[Case]:
     def ok(case: Case) -> bool:
         norm = (case["gamma"], case["beta"]) if bn else ()
         return _conv_ok(pool, bn)(((case["x"], case["w"], case["b"], *norm), case["conv_param"]))
+
+    return [_first_clear(make, ok)]
+
+
+# ---------------------------------------------------------------- scale cases (realistic sizes)
+def affine_relu_scale() -> list[Case]:
+    """64 examples of shape (3, 8, 8) onto 100 units."""
+
+    def make(rng: np.random.RandomState) -> Case:
+        return {"x": rng.randn(64, 3, 8, 8), "w": rng.randn(192, 100) / 8.0, "b": rng.randn(100),
+                "dout": rng.randn(64, 100)}
+
+    def ok(case: Case) -> bool:
+        return relu_inputs_clear(R.affine_forward(case["x"], case["w"], case["b"])[0], SCALE_MARGIN)
+
+    return [_first_clear(make, ok)]
+
+
+def _conv_scale(pool: bool, bn: bool) -> list[Case]:
+    """4 images (3, 32, 32), 16 filters 3x3, stride 1, pad 1 (then 2x2 pooling, or train-mode batch norm with
+    an input spread of 100 so that eps is below 5e-8 of every channel's std)."""
+    out = 16 if pool else 32
+
+    def make(rng: np.random.RandomState) -> Case:
+        case: Case = {
+            "x": (100.0 if bn else 1.0) * rng.randn(4, 3, 32, 32),
+            "w": rng.randn(16, 3, 3, 3),
+            "b": rng.randn(16),
+            "conv_param": {"stride": 1, "pad": 1},
+        }
+        if bn:
+            case.update(gamma=rng.randn(16), beta=rng.randn(16), bn_param={"mode": "train"})
+        if pool:
+            case["pool_param"] = dict(POOL)
+        case["dout"] = rng.randn(4, 16, out, out)
+        return case
+
+    def ok(case: Case) -> bool:
+        norm = (case["gamma"], case["beta"]) if bn else ()
+        return _conv_ok(pool, bn, SCALE_MARGIN)(((case["x"], case["w"], case["b"], *norm), case["conv_param"]))
 
     return [_first_clear(make, ok)]
 
@@ -267,6 +326,7 @@ def _pair(
     fixed: Callable[[], list[Case]],
     torch_expected: Callable[[Case], dict[str, Any]],
     convention: str,
+    scale: Callable[[], list[Case]],
 ) -> tuple[Callable[[], Spec], Callable[[], Spec]]:
     """The forward and backward specs of one sandwich."""
     forward, backward = getattr(R, f"{base}_forward"), getattr(R, f"{base}_backward")
@@ -287,6 +347,7 @@ def _pair(
             checks=(Check("out", atol=ATOL, rtol=RTOL, description=convention),),
             convention=convention,
             read_only=read_only,
+            scale_cases=scale,
         )
 
     def backward_spec() -> Spec:
@@ -297,7 +358,11 @@ def _pair(
             api="function",
             cases=cases,
             fixed_cases=fixed,
-            program=backward_program("layer_utils", f"{base}_forward", f"{base}_backward", args, grads),
+            program=own_cache_backward_program("layer_utils", f"{base}_forward", f"{base}_backward", args, grads),
+            own_gradient=own_forward_gradient(
+                "layer_utils", f"{base}_forward", args, dict(zip(grads, wrt, strict=True)), OWN_GRADIENT_MAX_ENTRIES
+            ),
+            scale_cases=scale,
             expected=expected,
             torch_expected=torch_expected,
             checks=tuple(Check(g, atol=ATOL, rtol=RTOL) for g in grads),
@@ -318,6 +383,7 @@ affine_relu_forward, affine_relu_backward = _pair(
     affine_relu_fixed,
     affine_relu_torch,
     "relu(affine(x, w, b))",
+    affine_relu_scale,
 )
 conv_relu_forward, conv_relu_backward = _pair(
     "conv_relu",
@@ -327,6 +393,7 @@ conv_relu_forward, conv_relu_backward = _pair(
     lambda: _conv_fixed(8, pool=False, bn=False),
     conv_relu_torch,
     "relu(conv(x, w, b)) with the fast convolution",
+    lambda: _conv_scale(pool=False, bn=False),
 )
 conv_bn_relu_forward, conv_bn_relu_backward = _pair(
     "conv_bn_relu",
@@ -336,6 +403,7 @@ conv_bn_relu_forward, conv_bn_relu_backward = _pair(
     lambda: _conv_fixed(8, pool=False, bn=True),
     conv_bn_relu_torch,
     "relu(spatial_batchnorm(conv(x, w, b), gamma, beta)) in train mode",
+    lambda: _conv_scale(pool=False, bn=True),
 )
 conv_relu_pool_forward, conv_relu_pool_backward = _pair(
     "conv_relu_pool",
@@ -345,6 +413,7 @@ conv_relu_pool_forward, conv_relu_pool_backward = _pair(
     lambda: _conv_fixed(16, pool=True, bn=False),
     conv_relu_pool_torch,
     "max_pool_2x2(relu(conv(x, w, b))) with the fast convolution and pooling",
+    lambda: _conv_scale(pool=True, bn=False),
 )
 
 FACTORIES: dict[str, Callable[..., Spec]] = {

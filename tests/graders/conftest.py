@@ -178,7 +178,7 @@ def two_module_assignment(dense_assignment: Assignment) -> Assignment:
     """
     spec = dataclasses.replace(dense.relu_forward(), name="utils_relu", module="utils",
                                program=dense.forward_program("utils", "relu_forward", "x"))
-    extra = GradedFunction(spec, 1.0, {"out": 1.0})
+    extra = GradedFunction(spec, 1.0, {"out": 0.8, "robust:inputs_unchanged": 0.2})
     modules = dict(dense_assignment.modules, utils=["cs231n/utils.py", "utils.py"])
     return dataclasses.replace(dense_assignment, name="dense-two-modules", modules=modules,
                                functions=[*dense_assignment.functions, extra])

@@ -125,7 +125,8 @@ def test_gradebook_rows_match_the_reports(reference: Reference) -> None:
         report = json.loads((reference.out / row["student"] / "report.json").read_text())
         assert float(row["total"]) == pytest.approx(report["score"])
         assert float(row["max"]) == report["max_score"]
-        assert [f["name"] for f in report["functions"]] == header[3:]
+        assert [f["name"] for f in report["functions"]] == header[3:-1]
+        assert header[-1] == "handed_in"
         for function in report["functions"]:
             assert float(row[function["name"]]) == pytest.approx(function["score"])
     by_student = {r["student"]: r for r in rows}
@@ -287,7 +288,7 @@ def test_hang_crash_and_memory_blowup_cost_their_own_entry_only(tmp_path: Path, 
     wild = {f["name"]: f["status"] for f in json.loads((out / "wild" / "report.json").read_text())["functions"]}
     assert wild["relu_forward"] == "crashed" and wild["affine_forward"] == "error"
     rows = (out / "gradebook.csv").read_bytes().decode("utf-8-sig").splitlines()
-    assert rows[2] == "hangs,,7,,,,"  # no grade, not a zero
+    assert rows[2] == "hangs,,7,,,,,hangs"  # no grade, not a zero (the last column: the name handed in)
 
 
 # ------------------------------------------------------------------ usage errors

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import gzip
 import hashlib
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graders.checks import compare_arrays
@@ -38,6 +37,7 @@ from graders.specs.program import Const
 from reference import dlfs as D
 from reference import layers as RL
 from reference.data.mnist import MNIST_MD5
+from tests.graders.drawn import main_cases, robustness_cases
 
 LAYER_NAMES = (
     "Relu",
@@ -58,26 +58,6 @@ REFERENCE: dict[str, Any] = {
     "nngrade_support": SUPPORT,
 }
 WITHOUT_DATA = [name for name in FACTORIES if name != "load_mnist"]
-
-
-def sample_cases(spec: Spec, count: int = 12) -> list[Case]:
-    """The fixed cases and ``count`` property cases, drawn reproducibly."""
-    found: list[Case] = []
-
-    @settings(
-        max_examples=count,
-        derandomize=True,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        deadline=None,
-    )
-    @given(spec.cases())
-    def collect(case: Case) -> None:
-        found.append(copy.deepcopy(case))
-
-    collect()
-    return spec.fixed_cases() + found
 
 
 def runs_of(spec: Spec, cases: Sequence[Case], **modules: Any) -> list[CaseRun]:
@@ -174,8 +154,10 @@ def functions_with(**fns: Any) -> SimpleNamespace:
     ],
 )
 def test_softmax_bugs_are_named(softmax: Callable[..., Any], bug: str | None) -> None:
+    """On the main cases and the robustness cases together (a softmax without the max shift fails only there)."""
     spec = registry.get("softmax")
-    runs = runs_of(spec, sample_cases(spec, 20), functions=functions_with(softmax=softmax))
+    cases = [*sample_cases(spec, 20), *robustness_cases(spec)]
+    runs = runs_of(spec, cases, functions=functions_with(softmax=softmax))
     assert bool(failing_checks(runs)) == (bug is not None), failures(runs)
     assert diagnosed(spec, runs) == ({bug} if bug else set())
 
@@ -189,8 +171,10 @@ def test_softmax_bugs_are_named(softmax: Callable[..., Any], bug: str | None) ->
     ],
 )
 def test_cross_entropy_bugs_are_named(cross_entropy: Callable[..., Any], bug: str | None) -> None:
+    """On the main cases and the robustness cases together (no delta fails only at a zero probability)."""
     spec = registry.get("cross_entropy_error")
-    runs = runs_of(spec, sample_cases(spec, 20), functions=functions_with(cross_entropy_error=cross_entropy))
+    cases = [*sample_cases(spec, 20), *robustness_cases(spec)]
+    runs = runs_of(spec, cases, functions=functions_with(cross_entropy_error=cross_entropy))
     assert bool(failing_checks(runs)) == (bug is not None), failures(runs)
     assert diagnosed(spec, runs) == ({bug} if bug else set())
 
@@ -525,9 +509,11 @@ class BookBatchNorm:
 @pytest.mark.parametrize(
     "bug, failing, name",
     [
-        ("unbiased", {"out", "running_var", "out_test", "dx", "dgamma"}, "unbiased variance"),
-        ("no eps", {"out", "out_test", "dx", "dgamma"}, "eps missing or misplaced"),
-        ("swapped", {"running_mean", "running_var", "out_test"}, "momentum swapped"),
+        # One bug costs points once: the test-mode output is also judged with the running statistics the layer
+        # holds, and the gradients against finite differences of the student's own forward.
+        ("unbiased", {"out", "running_var", "dx", "dgamma"}, "unbiased variance"),
+        ("no eps", {"out", "out_test"}, "eps missing or misplaced"),
+        ("swapped", {"running_mean", "running_var"}, "momentum swapped"),
         ("", set(), None),
     ],
 )
@@ -709,3 +695,8 @@ def test_a_loader_dividing_by_256_loses_the_image_checks(mnist_dir: Path) -> Non
     spec = registry.get("load_mnist")
     runs = runs_of(spec, spec.fixed_cases(), mnist=SimpleNamespace(load_mnist=load_mnist))
     assert failing_checks(runs) == {"x_train", "x_test"}
+
+
+def sample_cases(spec: Spec, count: int = 12) -> list[Case]:
+    """The fixed cases and ``count`` property cases (no scale cases: these tests run many students)."""
+    return main_cases(spec, count, scale=False)

@@ -37,7 +37,9 @@ def test_a_numpy_2_worker_gives_a_correct_submission_full_marks(private_tmp: Pat
     assert not any("left its process changed" in w for f in report["functions"] for w in f["warnings"])
 
 
-MISSING = "nngrade_not_installed_pkg"
+#: A package course code might import that no grading interpreter here has (graders/sandbox/worker_main.py's
+#: KNOWN_PACKAGES: only those get stand-ins).
+MISSING = "wandb"
 
 
 def test_an_unused_import_of_a_missing_package_costs_nothing(tmp_path: Path, grade_submission: Any) -> None:
@@ -46,6 +48,15 @@ def test_an_unused_import_of_a_missing_package_costs_nothing(tmp_path: Path, gra
     report = grade_submission(write_tree(tmp_path / "sub", {"cs231n/layers.py": source}))
     assert all(full_marks(f) for f in report["functions"])
     assert any(MISSING in w and "not installed in the grading environment" in w for w in report["warnings"])
+
+
+def test_a_module_of_the_students_own_left_out_of_the_hand_in_stays_an_import_error(
+        tmp_path: Path, grade_submission: Any) -> None:
+    source = "from my_helpers import im2col_indices\n" + CORRECT_VECTORISED
+    report = grade_submission(write_tree(tmp_path / "sub", {"cs231n/layers.py": source}))
+    entry = by_name(report)["affine_forward"]
+    assert entry["status"] == "error" and "No module named 'my_helpers'" in json.dumps(entry)
+    assert not any("my_helpers" in w for w in report["warnings"])
 
 
 def test_a_graded_value_from_a_missing_package_is_an_environment_problem(tmp_path: Path,

@@ -23,6 +23,7 @@ from graders.specs import dropout as DROPOUT
 from graders.specs import registry
 from graders.specs.base import Case, CaseRun, Spec
 from reference.cs231n import layer_utils, layers
+from tests.graders.drawn import robustness_cases
 
 REFERENCE = {"layers": layers, "layer_utils": layer_utils}
 MY_SPECS = [
@@ -104,12 +105,15 @@ def torch_dropout_outputs(case: Case) -> dict[str, Any]:
     out = torch.nn.functional.dropout(x, drop, training=True)
     torch.manual_seed(seed)
     again = torch.nn.functional.dropout(x, drop, training=True)
+    torch.manual_seed(case["other_param"]["seed"])
+    other = torch.nn.functional.dropout(x, drop, training=True)
     out.backward(torch.tensor(case["dout"]))
     assert x.grad is not None
     test = torch.nn.functional.dropout(x, drop, training=False)
     return {
         "out": out.detach().numpy(),
         "out_again": again.detach().numpy(),
+        "out_other": other.detach().numpy(),
         "out_test": test.detach().numpy(),
         "dx": x.grad.numpy(),
         "dx_test": case["dout"],
@@ -328,16 +332,18 @@ def counts_correct_class(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarra
 )
 def test_loss_bugs_are_named(name: str, implementation: Callable, bug: str) -> None:
     spec = registry.get(name)
-    runs = runs_of(spec, spec.fixed_cases(), SimpleNamespace(**{name: implementation}))
+    cases = [*spec.fixed_cases(), *robustness_cases(spec)]
+    runs = runs_of(spec, cases, SimpleNamespace(**{name: implementation}))
     assert not all_passed(runs)
     assert diagnosed(spec, runs) == {bug}
 
 
-def test_naive_softmax_passes_small_logits_but_fails_the_large_fixed_case() -> None:
+def test_naive_softmax_passes_the_main_cases_and_fails_only_at_large_scores() -> None:
     spec = registry.get("softmax_loss")
-    notebook, large = spec.fixed_cases()
-    runs = runs_of(spec, [notebook, large], SimpleNamespace(softmax_loss=naive_softmax_loss))
-    assert all_passed(runs[:1]) and not all_passed(runs[1:])
+    student = SimpleNamespace(softmax_loss=naive_softmax_loss)
+    assert all_passed(runs_of(spec, spec.fixed_cases(), student))
+    large = next(check for check in spec.robustness if check.name == "large_scores")
+    assert not all_passed(runs_of(spec, large.cases(), student))
 
 
 # ---------------------------------------------------------------- dropout

@@ -11,12 +11,16 @@ its own check, for partial credit.
 
 The book's conventions, and where a case stays inside what the book lets its code assume:
 
-* ``cross_entropy_error`` adds 1e-7 inside the log (a zero probability for the true class gives 16.12, not
-  inf); a 1-D ``y`` is a batch of one; ``t`` is one-hot or labels (told apart by size, as the book does).
-* ``softmax`` takes 1-D or 2-D scores and must survive logits of 1e3 (the book's motivating example).
+* ``cross_entropy_error`` adds 1e-7 inside the log since the December 2017 printing; code with or without it
+  is right on the book's domain (every true-class probability well above 1e-7), and only the small robustness
+  check ``zero_probability`` (a true class of probability 0: 16.12 with the delta, inf without) tells them
+  apart. A 1-D ``y`` is a batch of one; ``t`` is one-hot or labels (told apart by size, as the book does).
+* ``softmax`` takes 1-D or 2-D scores; ordinary scores decide it, and surviving logits of 1e3 (the book's
+  motivating example, the max shift) is the robustness check ``large_scores``.
 * ``SoftmaxWithLoss.backward(1)`` returns ``(y - t) / N``; it is called with ``dout = 1`` only, as the book's
-  networks do (the book ignores its argument). The loss tolerates the book's 1e-7 or none (cases keep every
-  true-class probability above 0.5%), so a log-softmax written differently passes too.
+  networks do (the book ignores its argument). The loss accepts the book's value or the exact log-softmax;
+  ``zero_probability`` charges an infinite loss to the layer only when the student's own
+  ``cross_entropy_error`` stays finite (the delta's absence is charged once, to that function).
 * ``Relu.backward`` zeroes ``dout`` in place in the book: ``dout`` is read-only, so that is a warning, and the
   book's code keeps full marks.
 * ``Dropout``: ``dropout_ratio`` is the DROP probability, not inverted (test mode scales by 1 - ratio). The

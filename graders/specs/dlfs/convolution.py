@@ -1,4 +1,9 @@
-"""Specs of the book's ``Convolution`` and ``Pooling`` layers."""
+"""Specs of the book's ``Convolution`` and ``Pooling`` layers.
+
+Both call the student's ``common/util.py`` (im2col, col2im), which is graded on its own: a bug there also
+shows in these layers. The worker keeps what a program produced before a later step raised, so a col2im that
+raises in ``backward`` costs Convolution its dx only (out, dW and db are computed before col2im is called).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from graders.specs.dlfs.common import (
     torch_autograd,
     weighted,
 )
-from graders.specs.pool import geometry_bug, torch_pool
+from graders.specs.pool import geometry_bug, tie_free, torch_pool
 from graders.specs.program import Const, Input, Item, Program
 from reference import dlfs as D
 
@@ -86,6 +91,7 @@ def convolution_spec() -> Spec:
         api="class",
         cases=lambda: conv_cases(divisible=False),
         fixed_cases=convolution_fixed,
+        scale_cases=convolution_scale,
         program=convolution_program,
         expected=layer_expected(_make_convolution, ("dW", "db")),
         torch_expected=torch_convolution,
@@ -102,6 +108,8 @@ def convolution_spec() -> Spec:
         ),
         gradients=tuple(GradientCheck(g, v, scalar) for g, v in (("dx", "x"), ("dW", "w"), ("db", "b"))),
         diagnoses=(CONV_STRIDE_IGNORED, CONV_PAD_IGNORED),
+        # forward calls im2col and backward col2im: when those fail too, the report points at them first
+        depends_on=("im2col", "col2im"),
         convention="book: Convolution(W, b, stride, pad), cross-correlation, zero padding, floor on sizes "
         "that do not divide (int truncation)",
         read_only=("x", "w", "b", "dout"),
@@ -127,6 +135,28 @@ def convolution_fixed() -> list[Case]:
         "conv_param": {"stride": 2, "pad": 1},
     }
     return [simple, strided]
+
+
+def convolution_scale() -> list[Case]:
+    """Realistic sizes: SimpleConvNet's first layer (30 filters of 5x5 on 1x28x28 MNIST images, here 8 of
+    them), and 16 filters of 3x3 with pad 1 on (4, 3, 32, 32) CIFAR-sized images."""
+    rng = np.random.default_rng(2318)
+    return [
+        {
+            "x": rng.uniform(0.0, 1.0, (8, 1, 28, 28)),
+            "w": 0.01 * rng.standard_normal((30, 1, 5, 5)),
+            "b": np.zeros(30),
+            "dout": rng.standard_normal((8, 30, 24, 24)),
+            "conv_param": {"stride": 1, "pad": 0},
+        },
+        {
+            "x": rng.standard_normal((4, 3, 32, 32)),
+            "w": 0.1 * rng.standard_normal((16, 3, 3, 3)),
+            "b": rng.standard_normal(16),
+            "dout": rng.standard_normal((4, 16, 32, 32)),
+            "conv_param": {"stride": 1, "pad": 1},
+        },
+    ]
 
 
 POOL_MAX_SIZE = 9
@@ -163,6 +193,16 @@ def pooling_fixed() -> list[Case]:
             "pool_param": {"pool_height": 3, "pool_width": 2, "stride": 1},
         },
     ]
+
+
+def pooling_scale() -> list[Case]:
+    """SimpleConvNet's pool (2x2, stride 2) on its conv layer's output: 8 images, 30 channels of 24x24
+    (tie-free, as every pooling case)."""
+    return [{
+        "x": tie_free((8, 30, 24, 24), seed=2319),
+        "dout": np.random.default_rng(2320).standard_normal((8, 30, 12, 12)),
+        "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2},
+    }]
 
 
 def _pool_settings(case: Case) -> tuple[int, int, int]:
@@ -206,6 +246,7 @@ def pooling_spec() -> Spec:
         api="class",
         cases=pooling_cases,
         fixed_cases=pooling_fixed,
+        scale_cases=pooling_scale,
         program=pooling_program,
         expected=layer_expected(_make_pooling),
         torch_expected=torch_pool,
@@ -220,6 +261,7 @@ def pooling_spec() -> Spec:
         ),
         gradients=(GradientCheck("dx", "x", scalar),),
         diagnoses=(POOL_STRIDE_IGNORED,),
+        depends_on=("im2col", "col2im"),
         convention="book: Pooling(pool_h, pool_w, stride, pad) with pad = 0 only (the book's own Pooling "
         "ignores pad in its output size); floor on sizes that do not divide; tie-free inputs",
         read_only=("x", "dout"),

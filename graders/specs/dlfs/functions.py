@@ -1,21 +1,38 @@
-"""Specs of the book's ``common/functions.py``: ``sigmoid``, ``softmax`` and ``cross_entropy_error``."""
+"""Specs of the book's ``common/functions.py``: ``sigmoid``, ``softmax`` and ``cross_entropy_error``.
+
+The book's exercises decide the main checks: ordinary scores for softmax (|x| < 200, where the book's
+chapter-3 softmax without the max shift is exact), and true classes of non-zero probability for
+cross_entropy_error, where its value with the 1e-7 inside the log (the book since its December 2017 errata)
+and without it (before) are both accepted. The corners are small robustness checks: "large_scores" (the
+book's [1010, 1000, 990] and batches offset by +-1000, judged by shift invariance: graders/specs/shifted.py)
+and "zero_probability" (a true class of probability exactly 0: the book's 1e-7 keeps the loss finite).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from graders.checks import as_numeric
+from graders.checks import as_numeric, compare_arrays
+from graders.specs import shifted
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, Spec
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, Robustness, Spec, Verdict
 from graders.specs.dlfs.common import OVERFLOW_LOGIT, one_hot
-from graders.specs.program import Input, Program, Result, call
+from graders.specs.program import Call, Expr, Input, Program, Result, call
 from graders.specs.torchutil import torch_one_thread
-from graders.specs.variants import close, failed_on, matches_variant, scaled_diagnosis
+from graders.specs.variants import failed_on, matches_variant, scaled_diagnosis
 from reference import dlfs as D
+
+#: Main-domain softmax scores are offset by at most this (every |x| stays below 200: exp() is far from
+#: overflowing, so a softmax without the max shift is exact there).
+ORDINARY_OFFSET = 50.0
+#: Main-domain true classes sit at most this far below their row's maximum score (cross_entropy_error's
+#: cases): probability above exp(-10) / 10 > 4e-6, so log(y), log(y + 1e-7) and log(max(y, 1e-7)) are all
+#: finite and the two conventions the check accepts are both defined.
+TRUE_CLASS_GAP = 10.0
 
 
 @st.composite
@@ -30,11 +47,23 @@ def sigmoid_fixed() -> list[Case]:
     return [{"x": np.array([-1.0, 1.0, 2.0])}, {"x": np.array([[-40.0, -5.0, 0.0], [0.5, 5.0, 40.0]])}]
 
 
+def sigmoid_scale() -> list[Case]:
+    """The hidden layer of the book's MNIST network: 100 images, 50 units."""
+    return [{"x": np.random.default_rng(3102).standard_normal((100, 50)) * 3.0}]
+
+
 def function_program(name: str, *args: str) -> Callable[[Case], Program]:
-    """``functions.name(*inputs)``, fetched as ``out``."""
+    """``functions.name(*inputs)``, fetched as ``out``; on a large-score case also on the ordinary scores
+    (``out_ordinary``, see graders/specs/shifted.py)."""
 
     def program(case: Case) -> Program:
-        return Program(steps=(call("y", "functions", name, *(Input(a) for a in args)),), outputs={"out": Result("y")})
+        steps: list[Call] = [call("y", "functions", name, *(Input(a) for a in args))]
+        outputs: dict[str, Expr] = {"out": Result("y")}
+        if shifted.ORDINARY in case:
+            ordinary = (shifted.ORDINARY if a == "x" else a for a in args)
+            steps.append(call("ordinary", "functions", name, *(Input(a) for a in ordinary)))
+            outputs["out" + shifted.SUFFIX] = Result("ordinary")
+        return Program(steps=tuple(steps), outputs=outputs)
 
     return program
 
@@ -50,6 +79,7 @@ def sigmoid_spec() -> Spec:
         api="function",
         cases=sigmoid_cases,
         fixed_cases=sigmoid_fixed,
+        scale_cases=sigmoid_scale,
         program=function_program("sigmoid", "x"),
         expected=lambda case: {"out": D.sigmoid(case["x"])},
         torch_expected=torch_sigmoid,
@@ -62,20 +92,38 @@ def sigmoid_spec() -> Spec:
 
 @st.composite
 def softmax_cases(draw: st.DrawFn) -> Case:
-    """1-D (C,) or 2-D (N, C) scores; the spread within a row varies, and rows may sit near +-1000."""
+    """1-D (C,) or 2-D (N, C) ordinary scores: the spread within a row varies, offsets stay within +-50 and
+    every |x| below 200, far from exp's range (the large scores are the robustness check's)."""
     c = draw(S.dims(2, 8))
     shape = (c,) if draw(st.booleans()) else (draw(S.dims(1, 6)), c)
     spread = draw(st.sampled_from([0.01, 1.0, 5.0, 30.0]))
-    offset = draw(st.one_of(st.just(0.0), S.floats(-1000.0, 1000.0)))
-    return {"x": draw(S.seeded_arrays(shape, spread)) + offset}
+    offset = draw(st.one_of(st.just(0.0), S.floats(-ORDINARY_OFFSET, ORDINARY_OFFSET)))
+    return {"x": np.clip(draw(S.seeded_arrays(shape, spread)), -150.0, 150.0) + offset}
 
 
 def softmax_fixed() -> list[Case]:
-    """The book's examples: a = [0.3, 2.9, 4.0], and [1010, 1000, 990] where a naive softmax gives nan."""
+    """The book's example a = [0.3, 2.9, 4.0], and a batch of two rows (its [1010, 1000, 990] is the
+    robustness check's)."""
     return [
         {"x": np.array([0.3, 2.9, 4.0])},
-        {"x": np.array([1010.0, 1000.0, 990.0])},
-        {"x": np.array([[0.3, 2.9, 4.0], [1010.0, 1000.0, 990.0]])},
+        {"x": np.array([[0.3, 2.9, 4.0], [10.0, 0.0, -10.0]])},
+    ]
+
+
+def softmax_scale() -> list[Case]:
+    """The output layer of the book's MNIST network: 100 images, 10 classes."""
+    return [{"x": np.random.default_rng(3100).standard_normal((100, 10)) * 3.0}]
+
+
+def softmax_large_cases() -> list[Case]:
+    """The book's motivating example [1010, 1000, 990] (as a batch of one), and batches offset by +1000 and
+    -1000: a softmax without the max shift gives inf / inf or 0 / 0 there. 2-D only and one offset per case,
+    so that a 1-D slip or a softmax over the whole batch (both charged by the main check) does not show here."""
+    rng = np.random.RandomState(1010)
+    return [
+        shifted.shifted_case(np.array([[10.0, 0.0, -10.0]]), 1000.0),
+        shifted.shifted_case(3.0 * rng.randn(3, 4), 1000.0),
+        shifted.shifted_case(3.0 * rng.randn(2, 5), -1000.0),
     ]
 
 
@@ -114,6 +162,13 @@ SOFTMAX_WHOLE_BATCH = Diagnosis(
     "normalised on its own (max and sum along axis=-1 with keepdims=True, or the transpose trick).",
     lambda runs: matches_variant(runs, _softmax_over_everything, ("out",)),
 )
+SOFTMAX_LARGE_SCORES = Robustness(
+    "large_scores",
+    "scores offset by +-1000 (the book's [1010, 1000, 990]) give the same softmax as without the offset",
+    "Scores of about +-1000 (the book's [1010, 1000, 990]) give a wrong softmax, while adding a constant to "
+    "a row of scores must not change it: the book's version handles any finite scores.",
+    cases=softmax_large_cases,
+)
 
 
 def softmax_spec() -> Spec:
@@ -127,6 +182,7 @@ def softmax_spec() -> Spec:
         api="function",
         cases=softmax_cases,
         fixed_cases=softmax_fixed,
+        scale_cases=softmax_scale,
         program=function_program("softmax", "x"),
         expected=lambda case: {"out": D.softmax(case["x"])},
         torch_expected=torch_softmax,
@@ -135,41 +191,76 @@ def softmax_spec() -> Spec:
                 "out",
                 atol=1e-12,
                 rtol=1e-8,
+                compare=shifted.or_shift_invariant("out"),
                 description="exp(x - max) / sum(exp(x - max)) along the last axis",
             ),
         ),
         diagnoses=(SOFTMAX_OVERFLOW, SOFTMAX_WHOLE_BATCH),
-        convention="book: 1-D or 2-D (rows), stable for logits up to 1e3",
+        robustness=(SOFTMAX_LARGE_SCORES,),
+        describe=shifted.describe,
+        convention="book: 1-D or 2-D (rows); ordinary scores, and stable for logits of 1e3 (a separate check)",
         read_only=("x",),
         dtype_preserving=True,
     )
 
 
+def _lift_true_class(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each true class's score raised to at least its row's maximum - TRUE_CLASS_GAP, so that its probability
+    stays above exp(-10) / C > 4e-6."""
+    rows = np.arange(len(labels))
+    lifted = scores.copy()
+    lifted[rows, labels] = np.maximum(lifted[rows, labels], lifted.max(axis=1) - TRUE_CLASS_GAP)
+    return lifted
+
+
 @st.composite
 def cross_entropy_cases(draw: st.DrawFn) -> Case:
-    """y = softmax(scores) (1-D or 2-D), t one-hot or labels; sometimes the true class has probability 0."""
+    """y = softmax(scores) (1-D or 2-D), t one-hot or labels; every true-class probability above 1e-6 (a zero
+    one is the robustness check's)."""
     c = draw(S.dims(2, 10))
     one_example = draw(st.booleans())
     n = 1 if one_example else draw(S.dims(1, 6))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    y = D.softmax(rng.standard_normal((n, c)) * draw(st.sampled_from([0.5, 2.0, 6.0])))
     labels = rng.integers(0, c, size=n)
-    if draw(st.booleans()):  # the book's reason for 1e-7: log(0) would be -inf
-        y[np.arange(n), labels] = 0.0
-        y /= y.sum(axis=1, keepdims=True)
+    scores = rng.standard_normal((n, c)) * draw(st.sampled_from([0.5, 2.0, 6.0]))
+    y = D.softmax(_lift_true_class(scores, labels))
     t = one_hot(labels, c) if draw(st.booleans()) else labels.astype(np.int64)
     if one_example:
         return {"y": y[0], "t": t[0] if t.ndim == 2 else t}
     return {"y": y, "t": t}
 
 
+#: The book's ch. 4 example: probabilities of the 10 digits, some exactly 0.
+BOOK_Y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+
+
 def cross_entropy_fixed() -> list[Case]:
-    """The book's ch. 4 example: the right class 2 (0.51), a wrong guess 7 (2.30), a zero probability."""
-    y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+    """The book's ch. 4 example: the right class 2 (0.51), a wrong guess 7 (2.30), and both as a batch."""
     return [
-        {"y": y, "t": one_hot(np.array([2]), 10)[0]},
-        {"y": y, "t": one_hot(np.array([7]), 10)[0]},
-        {"y": np.stack([y, y]), "t": np.array([2, 3], dtype=np.int64)},
+        {"y": BOOK_Y, "t": one_hot(np.array([2]), 10)[0]},
+        {"y": BOOK_Y, "t": one_hot(np.array([7]), 10)[0]},
+        {"y": np.stack([BOOK_Y, BOOK_Y]), "t": np.array([2, 7], dtype=np.int64)},
+    ]
+
+
+def cross_entropy_scale() -> list[Case]:
+    """A minibatch of the book's MNIST training: 100 softmax outputs over 10 digits, one-hot and labels."""
+    rng = np.random.default_rng(3101)
+    labels = rng.integers(0, 10, size=100)
+    y = D.softmax(_lift_true_class(rng.standard_normal((100, 10)) * 2.0, labels))
+    return [{"y": y, "t": one_hot(labels, 10)}, {"y": y, "t": labels.astype(np.int64)}]
+
+
+def zero_probability_cases() -> list[Case]:
+    """One example each (a (1, C) batch with an integer label: a mean/sum, 1-D or one-hot slip, which the
+    main check charges, does not show here) whose true class has probability exactly 0: the book's y with
+    label 3, and a softmax output with one entry underflowed to 0."""
+    rng = np.random.RandomState(7)
+    scores = rng.randn(1, 4)
+    scores[0, 1] = scores.max() - 800.0  # exp(-800) underflows: probability exactly 0
+    return [
+        {"y": BOOK_Y.reshape(1, -1), "t": np.array([3], dtype=np.int64)},
+        {"y": D.softmax(scores), "t": np.array([1], dtype=np.int64)},
     ]
 
 
@@ -192,20 +283,28 @@ def _without_delta(case: Case) -> float:
         return -float(np.sum(np.log(p))) / p.size
 
 
+def either_delta(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
+    """Allclose to the book's loss with its 1e-7 (the reference), or to the loss without it (the book's code
+    before its December 2017 errata): both are the book's. Where the latter is inf (a true class of
+    probability 0, the robustness check's cases) only the former counts."""
+    if "out" not in actual:
+        return Verdict(False, "out was not produced")
+    verdict = compare_arrays("out", actual["out"], expected["out"], check.atol, check.rtol)
+    if verdict.passed:
+        return verdict
+    plain = _without_delta(case)
+    if np.isfinite(plain) and compare_arrays("out", actual["out"], plain, check.atol, check.rtol).passed:
+        return Verdict(True)
+    return verdict
+
+
 def _no_delta(runs: Sequence[CaseRun]) -> bool:
-    """inf/NaN exactly on the cases with a zero true-class probability, or the formula without 1e-7."""
+    """inf/NaN on the cases with a zero true-class probability, and on nothing else that fails."""
     bad = [r for r in runs if failed_on(r, ("out",))]
     if not bad:
         return False
     for run in bad:
-        zero = bool(np.any(_true_probabilities(run.case) == 0.0))
-        got = as_numeric(run.actual.get("out"))
-        if got is None:
-            return False
-        if zero:
-            if np.all(np.isfinite(got)):
-                return False
-        elif not close(got, _without_delta(run.case), rtol=1e-9, atol=1e-12):
+        if not np.any(_true_probabilities(run.case) == 0.0) or not _overflows(run.actual.get("out")):
             return False
     return True
 
@@ -216,8 +315,8 @@ def _batch_of(case: Case) -> float:
 
 CROSS_ENTROPY_NO_DELTA = Diagnosis(
     "no 1e-7 inside the log",
-    "cross_entropy_error gives inf/NaN when the true class has probability 0 (or misses the book's tiny "
-    "delta): compute -sum(log(y + 1e-7)) so that log(0) = -inf never happens.",
+    "cross_entropy_error gives inf/NaN when the true class has probability 0: log(0) = -inf. The book adds a "
+    "tiny delta inside the log, -sum(log(y + 1e-7)) / N, so that this never happens.",
     _no_delta,
 )
 CROSS_ENTROPY_SUMMED = scaled_diagnosis(
@@ -226,6 +325,13 @@ CROSS_ENTROPY_SUMMED = scaled_diagnosis(
     ("out",),
     _batch_of,
     rtol=1e-9,
+)
+ZERO_PROBABILITY = Robustness(
+    "zero_probability",
+    "a true class of probability exactly 0 gives the book's finite loss -log(1e-7) = 16.1, not inf",
+    "A true class whose probability is exactly 0 gives an infinite loss (one such example makes a whole "
+    "training run's loss inf): the book keeps the 1e-7 inside the log for this.",
+    cases=zero_probability_cases,
 )
 
 
@@ -244,6 +350,7 @@ def cross_entropy_spec() -> Spec:
         api="function",
         cases=cross_entropy_cases,
         fixed_cases=cross_entropy_fixed,
+        scale_cases=cross_entropy_scale,
         program=function_program("cross_entropy_error", "y", "t"),
         expected=lambda case: {"out": D.cross_entropy_error(case["y"], case["t"])},
         torch_expected=torch_cross_entropy,
@@ -252,10 +359,13 @@ def cross_entropy_spec() -> Spec:
                 "out",
                 atol=1e-12,
                 rtol=1e-9,
-                description="-sum(log(y[true] + 1e-7)) / N; 1-D y is a batch of one",
+                compare=either_delta,
+                description="-sum(log(y[true] + 1e-7)) / N, or without the 1e-7; 1-D y is a batch of one",
             ),
         ),
         diagnoses=(CROSS_ENTROPY_NO_DELTA, CROSS_ENTROPY_SUMMED),
-        convention="book: 1e-7 inside the log; t one-hot or labels; 1-D y is one example",
+        robustness=(ZERO_PROBABILITY,),
+        convention="book: 1e-7 inside the log (or none: both are the book's); t one-hot or labels; 1-D y is "
+        "one example",
         read_only=("y", "t"),
     )

@@ -40,6 +40,17 @@ def numerical_gradient_fixed() -> list[Case]:
     ]
 
 
+def numerical_gradient_scale() -> list[Case]:
+    """A layer's weights as the book's networks pass them: W (10, 10), 100 entries (200 calls of f), and a
+    conv layer's 4-D W (4, 3, 3, 3) of 108 entries."""
+    rng = np.random.default_rng(2323)
+
+    def away_from_kinks(shape: tuple[int, ...]) -> np.ndarray:
+        return rng.uniform(0.4, 1.2, shape) * rng.choice(np.array([-1.0, 1.0]), shape)
+
+    return [{"f": "wavy", "x": away_from_kinks((10, 10))}, {"f": "quadratic", "x": away_from_kinks((4, 3, 3, 3))}]
+
+
 def numerical_gradient_program(case: Case) -> Program:
     """``gradient.numerical_gradient(f, x)`` with a staged smooth ``f``; x is fetched back afterwards."""
     return Program(
@@ -124,6 +135,7 @@ def numerical_gradient_spec() -> Spec:
         api="function",
         cases=numerical_gradient_cases,
         fixed_cases=numerical_gradient_fixed,
+        scale_cases=numerical_gradient_scale,
         program=numerical_gradient_program,
         expected=numerical_gradient_expected,
         checks=(

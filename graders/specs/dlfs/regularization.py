@@ -1,4 +1,23 @@
-"""Specs of the book's ``Dropout`` and ``BatchNormalization`` layers."""
+"""Specs of the book's ``Dropout`` and ``BatchNormalization`` layers.
+
+``Dropout`` follows the book's convention: ``dropout_ratio`` is the probability to DROP a unit, it is not
+inverted (kept units pass unchanged), test mode multiplies by ``1 - dropout_ratio``; the book draws
+``np.random.rand(*x.shape) > dropout_ratio`` from NumPy's global state, with no seed. The rules are those of
+cs231n's dropout (graders/specs/dropout.py, graders/specs/maskstats.py): the keep rate within binomial tail
+bounds, kept units unchanged, test-mode scale, dx through the same mask, a new mask at every train-mode forward
+(two in a row overlap as independent masks do), and positions kept uniformly. The statistical checks fail a
+correct mask with probability below 1e-7 each. The book uses the layer after affine layers: the main domain is
+2-D (N, D); a 4-D x is the robustness check ``any_shape``, which judges the check ``shape`` (every output has
+x's shape; no points on the main domain), so a bug of the main checks is not blamed on the shape as well.
+
+``BatchNormalization`` (eps 10e-7 inside the sqrt, momentum 0.9, biased running variance created at the first
+forward, 4-D input flattened per activation) is judged so that one bug costs points once: the test-mode output
+is compared with the test-mode formula applied to the running statistics the layer holds (a wrong running
+average costs ``running_mean``/``running_var`` only), and eps outside the square root is accepted there; the
+gradients, where they differ from the reference's, are compared with central differences of the student's own
+forward when that forward is within 5% of the reference's (a backward that is the exact gradient of a forward
+with a slip keeps its points).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +29,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graders.checks import as_numeric, compare_arrays
+from graders.specs import dropout as DO
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Spec, Verdict
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, OwnGradient, Robustness, Spec, Verdict
 from graders.specs.dlfs.common import array_of_shape, torch_autograd
-from graders.specs.dropout import _away_from_zero, _large_shape, keep_tolerance, masked_gradient_rule
 from graders.specs.program import Attr, Call, Const, Expr, Input, Item, Program, Result, call, method
 from graders.specs.torchutil import torch_one_thread
 from graders.specs.variants import close, failed_on, matches_variant
@@ -21,14 +40,21 @@ from reference import dlfs as D
 from reference.layers import BOOK_BATCHNORM_EPS
 
 
+# ---------------------------------------------------------------- Dropout: cases
+def _dropout_case(x: np.ndarray, dout: np.ndarray, ratio: float) -> Case:
+    return {"x": x, "dout": dout, "dropout_ratio": ratio}
+
+
+def _signed(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """|x| in [0.5, 3] with random signs: a dropped unit (0) is never confused with a kept one."""
+    return rng.uniform(0.5, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
 @st.composite
 def dropout_cases(draw: st.DrawFn) -> Case:
-    shape = draw(_large_shape())
-    return {
-        "x": draw(_away_from_zero(shape)),
-        "dout": draw(S.seeded_arrays(shape)),
-        "dropout_ratio": draw(S.floats(0.05, 0.95)),
-    }
+    """2-D (N, D) with N, D in [200, 300]: enough units for the statistics."""
+    shape = draw(DO.statistical_shape())
+    return _dropout_case(draw(DO.away_from_zero(shape)), draw(S.seeded_arrays(shape)), draw(S.floats(0.05, 0.95)))
 
 
 def dropout_fixed() -> list[Case]:
@@ -36,19 +62,35 @@ def dropout_fixed() -> list[Case]:
     rng = np.random.RandomState(231)
     x = rng.uniform(0.5, 3.0, (500, 500)) * rng.choice([-1.0, 1.0], (500, 500))
     dout = rng.randn(500, 500)
-    return [{"x": x, "dout": dout, "dropout_ratio": ratio} for ratio in (0.5, 0.15)]
+    return [_dropout_case(x, dout, ratio) for ratio in (0.5, 0.15)]
 
 
+def dropout_scale() -> list[Case]:
+    """Ch. 6's overfitting experiment: hidden layers of 100 units, batches of 100, dropout_ratio 0.2."""
+    rng = np.random.default_rng(100)
+    return [_dropout_case(_signed(rng, (100, 100)), rng.standard_normal((100, 100)), 0.2)]
+
+
+def dropout_any_shape() -> list[Case]:
+    """A 4-D x (N, C, H, W) of 40,960 units (robust:any_shape)."""
+    rng = np.random.default_rng(4)
+    shape = (8, 16, 16, 20)
+    return [_dropout_case(_signed(rng, shape), rng.standard_normal(shape), 0.4)]
+
+
+# ---------------------------------------------------------------- Dropout: program and reference
 def dropout_program(case: Case) -> Program:
-    """Train-mode forward, backward through it, then a test-mode forward of the same layer."""
+    """Train-mode forward, backward through it, a test-mode forward, then a second train-mode forward of the same
+    layer (it must draw a new mask)."""
     return Program(
         steps=(
             call("layer", "layers", "Dropout", Input("dropout_ratio")),
             method("train", Result("layer"), "forward", Input("x"), Const(True)),
             method("bwd", Result("layer"), "backward", Input("dout")),
             method("test", Result("layer"), "forward", Input("x"), Const(False)),
+            method("next", Result("layer"), "forward", Input("x"), Const(True)),
         ),
-        outputs={"out": Result("train"), "dx": Result("bwd"), "out_test": Result("test")},
+        outputs={"out": Result("train"), "dx": Result("bwd"), "out_test": Result("test"), "out_next": Result("next")},
     )
 
 
@@ -56,23 +98,17 @@ def dropout_expected(case: Case) -> dict[str, Any]:
     layer = D.Dropout(case["dropout_ratio"])
     out = layer.forward(case["x"], True)
     dx = layer.backward(case["dout"])
-    return {"out": out, "dx": dx, "out_test": layer.forward(case["x"], False)}
+    out_test = layer.forward(case["x"], False)
+    return {"out": out, "dx": dx, "out_test": out_test, "out_next": layer.forward(case["x"], True)}
 
 
-def _keep_rate_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
-    out = array_of_shape(actual, "out", case["x"].shape)
-    if isinstance(out, Verdict):
-        return out
-    keep = 1.0 - case["dropout_ratio"]
-    rate = np.count_nonzero(out) / out.size
-    tol = keep_tolerance(keep, out.size)
-    if abs(rate - keep) <= tol:
-        return Verdict(True)
-    return Verdict(
-        False,
-        f"out keeps {rate:.4f} of the units; with dropout_ratio = {case['dropout_ratio']:.4g} (the "
-        f"probability to DROP a unit) the keep rate should be {keep:.4f} +- {tol:.4f}",
-    )
+# ---------------------------------------------------------------- Dropout: rules
+def _ratio_meaning(case: Case) -> str:
+    return f"dropout_ratio = {case['dropout_ratio']:.4g} (the probability to DROP a unit)"
+
+
+def _two_forwards(case: Case) -> str:
+    return "two train-mode forwards of the same layer"
 
 
 def _kept_unchanged_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
@@ -137,7 +173,7 @@ def _ratio_as_keep(runs: Sequence[CaseRun]) -> bool:
         if not failed_on(run, ("keep_rate",)) or out is None:
             continue
         ratio = run.case["dropout_ratio"]
-        tol = keep_tolerance(ratio, out.size)
+        tol = DO.keep_tolerance(ratio, out.size)
         if abs(2.0 * ratio - 1.0) <= 3.0 * tol:
             continue
         if abs(np.count_nonzero(out) / out.size - ratio) > tol:
@@ -146,6 +182,7 @@ def _ratio_as_keep(runs: Sequence[CaseRun]) -> bool:
     return seen
 
 
+BOOK_DRAW = "np.random.rand(*x.shape) > self.dropout_ratio"
 DROPOUT_INVERTED = Diagnosis(
     "inverted dropout",
     "The book's dropout is not inverted: in train mode kept units pass unchanged (x * mask), and test mode "
@@ -159,6 +196,21 @@ DROPOUT_RATIO_AS_KEEP = Diagnosis(
     "(mask = np.random.rand(*x.shape) > self.dropout_ratio).",
     _ratio_as_keep,
 )
+DROPOUT_SAME_MASK = Diagnosis(
+    "same mask at every forward",
+    "Two train-mode forwards gave the very same mask: draw a new random mask at every forward "
+    "(self.mask = np.random.rand(*x.shape) > self.dropout_ratio), without reseeding to a fixed number and "
+    "without a fixed pattern.",
+    DO.identical_masks("out", "out_next", "mask_varies"),
+)
+DROPOUT_ANY_SHAPE = Robustness(
+    "any_shape",
+    "runs on a 4-D x (N, C, H, W) and returns x's shape, as on a 2-D x",
+    "Dropout should accept x of any shape, as the book's layer does (np.random.rand(*x.shape)): on a 4-D x it "
+    "raised or returned an array of another shape.",
+    cases=dropout_any_shape,
+    checks=("shape",),
+)
 
 
 def dropout_spec() -> Spec:
@@ -168,13 +220,14 @@ def dropout_spec() -> Spec:
         api="class",
         cases=dropout_cases,
         fixed_cases=dropout_fixed,
+        scale_cases=dropout_scale,
         program=dropout_program,
         expected=dropout_expected,
         checks=(
             Check(
                 "keep_rate",
-                compare=_keep_rate_rule,
-                description="about 1 - dropout_ratio of the units are kept",
+                compare=DO.keep_count_rule(lambda case: 1.0 - case["dropout_ratio"], _ratio_meaning),
+                description="about 1 - dropout_ratio of the units are kept (binomial tail bounds)",
             ),
             Check(
                 "kept_unchanged",
@@ -194,13 +247,38 @@ def dropout_spec() -> Spec:
                 "dx",
                 atol=1e-12,
                 rtol=1e-7,
-                compare=masked_gradient_rule,
+                compare=DO.masked_gradient_rule,
                 description="backward: dout through the same mask as the train-mode forward",
             ),
+            Check(
+                "mask_varies",
+                compare=DO.fresh_mask_rule("out", "out_next", _two_forwards),
+                description="the next train-mode forward draws a new mask, independent of the last",
+            ),
+            Check(
+                "uniform",
+                compare=DO.uniform_rule("out"),
+                description="rows, columns, even positions and neighbours keep units at the mask's own rate",
+            ),
+            Check(
+                "shape",
+                points=0.0,
+                compare=DO.shape_rule(("out", "dx", "out_test", "out_next")),
+                description="every output has x's shape (scored on a 4-D x: robust:any_shape)",
+            ),
         ),
-        diagnoses=(DROPOUT_INVERTED, DROPOUT_RATIO_AS_KEEP),
-        convention="book: dropout_ratio = drop probability, not inverted, test mode scales by 1 - ratio",
+        diagnoses=(
+            DROPOUT_INVERTED,
+            DROPOUT_RATIO_AS_KEEP,
+            DROPOUT_SAME_MASK,
+            Diagnosis("mask shared by the batch", DO.shared_sentence(BOOK_DRAW), DO.shared_by_batch()),
+            Diagnosis("mask not uniform", DO.patterned_sentence(BOOK_DRAW), DO.patterned()),
+        ),
+        convention="book: dropout_ratio = drop probability, not inverted, test mode scales by 1 - ratio; 2-D x "
+        "(any shape: robustness)",
         read_only=("x", "dout"),
+        max_examples=5,
+        robustness=(DROPOUT_ANY_SHAPE,),
         extra={"verified_by": "mask rules; the reference passes them (tests/graders/test_dlfs_specs.py)"},
     )
 
@@ -269,6 +347,36 @@ def batchnorm_fixed() -> list[Case]:
     return [hidden, conv]
 
 
+def batchnorm_scale() -> list[Case]:
+    """Realistic sizes: ch. 6's hidden layer of 100 units on batches of 100 (three training batches), and a
+    conv-shaped (16, 8, 8, 8) batch normalised per activation (512 of them).
+
+    Their activations have standard deviations near 10, where the book's eps changes every output by a few 1e-8
+    relative, below the tolerances: eps slips are the small cases' business, where a backward that is the exact
+    gradient of a forward without eps is judged against that forward. These cases are too large for that
+    (OwnGradient.max_entries), so with a small variance here the slip would cost the gradients their points.
+    """
+    rng = np.random.default_rng(6)
+    hidden = {
+        "xs": 10.0 * (np.maximum(0.0, rng.standard_normal((3, 100, 100))) + rng.standard_normal((3, 100, 100))),
+        "x_test": 10.0 * rng.standard_normal((100, 100)),
+        "gamma": np.ones(100),
+        "beta": np.zeros(100),
+        "x": 10.0 * rng.standard_normal((100, 100)) + 3.0,
+        "dout": rng.standard_normal((100, 100)),
+    }
+    conv = {
+        "xs": 10.0 * rng.standard_normal((2, 16, 8, 8, 8)) - 2.0,
+        "x_test": 10.0 * rng.standard_normal((4, 8, 8, 8)) - 2.0,
+        "gamma": rng.standard_normal(512),
+        "beta": rng.standard_normal(512),
+        "x": 10.0 * rng.standard_normal((16, 8, 8, 8)),
+        "dout": rng.standard_normal((16, 8, 8, 8)),
+        "momentum": 0.8,
+    }
+    return [hidden, conv]
+
+
 def _bn_ctor(case: Case) -> tuple[tuple[Expr, ...], dict[str, Expr]]:
     kwargs: dict[str, Expr] = {"momentum": Input("momentum")} if "momentum" in case else {}
     return (Input("gamma"), Input("beta")), kwargs
@@ -298,7 +406,20 @@ def batchnorm_program(case: Case) -> Program:
             "dx": Result("bwd"),
             "dgamma": Attr(Result("bn2"), "dgamma"),
             "dbeta": Attr(Result("bn2"), "dbeta"),
+            "fwd_out": Result("fwd"),
         },
+    )
+
+
+def batchnorm_forward_program(case: Case) -> Program:
+    """A fresh layer's train-mode forward on x: what the gradients are the gradients of (OwnGradient)."""
+    args, kwargs = _bn_ctor(case)
+    return Program(
+        steps=(
+            call("bn2", "layers", "BatchNormalization", *args, **kwargs),
+            method("fwd", Result("bn2"), "forward", Input("x"), Const(True)),
+        ),
+        outputs={"fwd_out": Result("fwd")},
     )
 
 
@@ -312,7 +433,7 @@ def batchnorm_expected(case: Case) -> dict[str, Any]:
     outs = [bn.forward(x, True) for x in case["xs"]]
     out_test = bn.forward(case["x_test"], False)
     bn2 = _make_bn(case)
-    bn2.forward(case["x"], True)
+    fwd_out = bn2.forward(case["x"], True)
     dx = bn2.backward(case["dout"])
     return {
         "out": outs[0],
@@ -322,7 +443,47 @@ def batchnorm_expected(case: Case) -> dict[str, Any]:
         "dx": dx,
         "dgamma": bn2.dgamma,
         "dbeta": bn2.dbeta,
+        "fwd_out": fwd_out,
     }
+
+
+def test_mode_output(case: Case, mean: np.ndarray, var: np.ndarray, eps_outside: bool = False) -> np.ndarray:
+    """The book's test-mode formula on x_test with the given running statistics (eps inside the square root, or
+    outside it)."""
+    x_test = case["x_test"]
+    rows = x_test.reshape(x_test.shape[0], -1)
+    std = np.sqrt(var) + BOOK_BATCHNORM_EPS if eps_outside else np.sqrt(var + BOOK_BATCHNORM_EPS)
+    return (case["gamma"] * (rows - mean) / std + case["beta"]).reshape(x_test.shape)
+
+
+def _running(actual: Mapping[str, Any], name: str, size: int) -> np.ndarray | None:
+    value = as_numeric(actual.get(name))
+    if value is None or value.size != size:
+        return None
+    return value.astype(np.float64).reshape(size)
+
+
+def _test_mode_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, Any], check: Check) -> Verdict:
+    """out_test is the test-mode formula on the running statistics: the reference's, or the ones the layer
+    holds (so a wrong running average costs only the running_* checks), with eps inside the square root (the
+    book) or outside it."""
+    verdict = compare_arrays("out_test", actual.get("out_test"), expected["out_test"], check.atol, check.rtol)
+    if verdict.passed:
+        return verdict
+    size = case["gamma"].shape[0]
+    mean, var = _running(actual, "running_mean", size), _running(actual, "running_var", size)
+    statistics = [(expected["running_mean"], expected["running_var"])]
+    if mean is not None and var is not None and np.all(var >= 0):
+        statistics.append((mean, var))
+    for running_mean, running_var in statistics:
+        for outside in (False, True):
+            want = test_mode_output(case, running_mean, running_var, eps_outside=outside)
+            other = compare_arrays("out_test", actual.get("out_test"), want, check.atol, check.rtol)
+            if other.passed:
+                return other
+    return Verdict(False, f"{verdict.message}; test mode is gamma * (x - running_mean) / np.sqrt(running_var + "
+                          "10e-7) + beta with the layer's running statistics",
+                   where=verdict.where, where_label=verdict.where_label)
 
 
 def torch_batchnorm(case: Case) -> dict[str, Any]:
@@ -482,7 +643,8 @@ def batchnorm_spec() -> Spec:
                 "out_test",
                 atol=1e-9,
                 rtol=1e-7,
-                description="test mode (train_flg=False): the running statistics",
+                compare=_test_mode_rule,
+                description="test mode (train_flg=False): the formula on the layer's running statistics",
             ),
             Check("dx", atol=1e-9, rtol=1e-6, description="backward: gradient with respect to x, x's shape"),
             Check("dgamma", atol=1e-9, rtol=1e-7),
@@ -493,4 +655,8 @@ def batchnorm_spec() -> Spec:
         convention="book: eps 1e-6 (10e-7), momentum 0.9, biased running variance created at the first "
         "forward, 4-D input flattened per activation",
         read_only=("xs", "x_test", "gamma", "beta", "x", "dout"),
+        scale_cases=batchnorm_scale,
+        own_gradient=OwnGradient(
+            forward=batchnorm_forward_program, wrt={"dx": "x", "dgamma": "gamma", "dbeta": "beta"}, out="fwd_out"
+        ),
     )

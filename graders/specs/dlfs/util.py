@@ -96,6 +96,32 @@ def col2im_fixed() -> list[Case]:
     ]
 
 
+#: MNIST sizes: SimpleConvNet's conv layer (20 images of 1x28x28, 5x5 filters) and its pool (8 images of
+#: 30x24x24, 2x2 windows with stride 2), and CIFAR-sized images with pad 1.
+SCALE_GEOMETRIES: tuple[tuple[tuple[int, int, int, int], int, int, int, int], ...] = (
+    ((20, 1, 28, 28), 5, 5, 1, 0),
+    ((8, 30, 24, 24), 2, 2, 2, 0),
+    ((4, 3, 32, 32), 3, 3, 1, 1),
+)
+
+
+def im2col_scale() -> list[Case]:
+    rng = np.random.default_rng(2321)
+    return [
+        {"x": rng.standard_normal(shape), "filter_h": fh, "filter_w": fw, "stride": stride, "pad": pad}
+        for shape, fh, fw, stride, pad in SCALE_GEOMETRIES
+    ]
+
+
+def col2im_scale() -> list[Case]:
+    rng = np.random.default_rng(2322)
+    cases = []
+    for shape, fh, fw, stride, pad in SCALE_GEOMETRIES:
+        geometry = {"filter_h": fh, "filter_w": fw, "stride": stride, "pad": pad}
+        cases.append({"col": rng.standard_normal(_col_shape(geometry, shape)), "input_shape": shape, **geometry})
+    return cases
+
+
 def util_program(name: str, first: tuple[str, ...]) -> Callable[[Case], Program]:
     """``util.name(*first, filter_h, filter_w, stride, pad)`` with the book's positional order."""
 
@@ -207,6 +233,7 @@ def im2col_spec() -> Spec:
         api="function",
         cases=im2col_cases,
         fixed_cases=im2col_fixed,
+        scale_cases=im2col_scale,
         program=util_program("im2col", ("x",)),
         expected=lambda case: {"out": D.im2col(case["x"], *_geometry(case))},
         torch_expected=torch_im2col,
@@ -231,6 +258,7 @@ def col2im_spec() -> Spec:
         api="function",
         cases=col2im_cases,
         fixed_cases=col2im_fixed,
+        scale_cases=col2im_scale,
         program=util_program("col2im", ("col", "input_shape")),
         expected=lambda case: {"out": D.col2im(case["col"], case["input_shape"], *_geometry(case))},
         torch_expected=torch_col2im,
