@@ -7,6 +7,8 @@ lines, not code.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -56,6 +58,13 @@ class Assignment:
 
 class AssignmentError(Exception):
     """An unknown assignment name or a malformed assignment file."""
+
+
+def assignment_fingerprint(definition: dict[str, Any]) -> str:
+    """``sha256:<hex>`` of an assignment's merged definition (functions, points, options, module paths), so
+    editing the points in a .toml invalidates earlier grades and banked cases though the name stayed the same."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def available() -> list[str]:

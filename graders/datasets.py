@@ -34,8 +34,10 @@ def mnist_dir() -> Path | None:
     return None
 
 
-def stage_data(staged: Staged, data: dict[str, dict[str, str]]) -> list[str]:
-    """Copy each data set named in the assignment's [data] table beside its module; returns warnings."""
+def stage_data(staged: Staged, data: dict[str, dict[str, str]], missing: set[str] | None = None) -> list[str]:
+    """Copy each data set named in the assignment's [data] table beside its module; returns warnings. The keys
+    of modules whose data this machine lacks are added to ``missing``: their functions are not gradable here,
+    through no fault of the student's."""
     warnings: list[str] = []
     for name, entry in data.items():
         if entry.get("source", name) != "mnist":
@@ -46,7 +48,10 @@ def stage_data(staged: Staged, data: dict[str, dict[str, str]]) -> list[str]:
             continue
         source = mnist_dir()
         if source is None:
-            warnings.append(f"MNIST files not found (set {ENV_VAR}); {module.relpath} will find no data")
+            warnings.append(f"MNIST files not found on the grading machine (set {ENV_VAR}); {module.relpath} "
+                            "could not be graded")
+            if missing is not None:
+                missing.add(entry["next_to"])
             continue
         target = (staged.root / module.relpath).parent
         for file_name in MNIST_FILES:

@@ -18,7 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from graders.assignment import Assignment, GradedFunction
+from graders.assignment import Assignment, GradedFunction, assignment_fingerprint
+from graders.casebank import CaseBank
 from graders.checks import strict_shapes
 from graders.datasets import stage_data, stage_stand_ins
 from graders.function_report import function_report, note_dependencies
@@ -58,6 +59,8 @@ class GradeOptions:
     #: seconds the whole submission may take; functions not reached in time get status ``timeout``, the points
     #: earned before are kept. None: no budget.
     budget_s: float | None = DEFAULT_BUDGET_S
+    #: replay cases and answers from the case bank (graders/casebank.py), building it on first use
+    case_bank: bool = True
 
 
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
@@ -66,9 +69,12 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
     deadline = None if options.budget_s is None else time.monotonic() + options.budget_s
     profile = PROFILES[options.profile]
     selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
+    bank = CaseBank(assignment_fingerprint(assignment.data), options.seed, options.profile) \
+        if options.case_bank else None
     with tempfile.TemporaryDirectory(prefix="nngrade-stage-") as tmp:
         staged = stage(submission, Path(tmp) / "staged", assignment.modules)
-        warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}))
+        no_data: set[str] = set()
+        warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}), no_data)
         warnings += stage_stand_ins(staged, assignment.data.get("stand_ins", {}))
         static_forbidden = _static_scan(staged, assignment)
         hide = [str(Path(__file__).resolve().parents[1])]
@@ -86,6 +92,8 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
                     options,
                     assignment.modules.get(graded.spec.module, []),
                     deadline,
+                    bank,
+                    no_data,
                 )
                 for graded in selected
             ]
@@ -148,6 +156,8 @@ def _grade_one(
     options: GradeOptions,
     candidates: list[str],
     deadline: float | None = None,
+    bank: CaseBank | None = None,
+    no_data: set[str] | None = None,
 ) -> dict[str, Any]:
     spec = graded.spec
     started = time.perf_counter()
@@ -171,6 +181,9 @@ def _grade_one(
 
     if located is None:
         return early("missing", f"module file not found: looked for {' or '.join(candidates)} at any depth")
+    if no_data and spec.module in no_data:
+        return early("environment", "not graded: the grading machine lacks the data set this module reads (a "
+                     "problem of the grading environment, not of the submission; see the report's warnings)")
     if deadline is not None and time.monotonic() >= deadline:
         entry = early("timeout", f"not graded: the submission's time budget of {options.budget_s:g} s ran out "
                                  "before this function")
@@ -206,7 +219,7 @@ def _grade_one(
             )
         if name not in session.load_report.names(module_key):
             return early("missing", f"{name} is not defined in {staged.modules[module_key].relpath}")
-    outcome = FunctionGrader(session, spec, profile, options.seed, deadline).run_all()
+    outcome = FunctionGrader(session, spec, profile, options.seed, deadline, bank).run_all()
     entry = function_report(graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started)
     if outcome.status == "timeout" and deadline is not None and time.monotonic() >= deadline:
         entry["budget_spent"] = True

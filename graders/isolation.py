@@ -31,7 +31,8 @@ import graders
 PACKAGE_ROOT = str(Path(graders.__file__).resolve().parents[1])
 #: Variables a grading process may inherit: locale, a home for caches, where MNIST lives, BLAS threads.
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "XDG_CACHE_HOME", "NNGRADE_MNIST_DIR",
-                    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HYPOTHESIS_PROFILE")
+                    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HYPOTHESIS_PROFILE",
+                    "NNGRADE_CASE_BANK")
 
 
 def boot_code(module: str, function: str) -> str:

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 
 from graders.backward import second_chances
+from graders.casebank import Banked, CaseBank, engine_settings, property_examples, record_property_cases
 from graders.evaluate import expected_outputs, judge
 from graders.sandbox.process import WorkerCrashed, WorkerTimeout
-from graders.sandbox.session import SandboxSession
+from graders.sandbox.session import Call, RunReply, SandboxSession
 from graders.specs.base import Case, CaseRun, Robustness, Spec, Verdict, describe_case
-from graders.specs.program import setup_steps
+from graders.specs.program import Program, setup_steps
 
 MAIN = "main"
 
@@ -94,32 +95,48 @@ class FunctionGrader:
     """Runs one function's cases through the sandbox and collects the evidence."""
 
     def __init__(self, session: SandboxSession, spec: Spec, profile: dict[str, int], seed: int,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, bank: CaseBank | None = None) -> None:
         self.session = session
         self.spec = spec
         self.profile = profile
         self.seed = seed
         self.deadline = deadline
+        self.bank = bank
         self.outcome = FunctionOutcome()
         self._mutation_seen: set[str] = set()
         self._taint_seen = False
+        self._pending_after: dict[str, Any] = {}
+        self.failed_case: Case | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     # -------------------------------------------------------------- one case
-    def evaluate(self, case: Case, tier: str = MAIN) -> CaseRun:
-        spec = self.spec
+    def expected_for(self, case: Case) -> dict[str, Any]:
+        try:
+            return expected_outputs(self.spec, case)
+        except Exception as exc:  # the grader's side (e.g. MNIST files missing), not the student's
+            raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    def call_timeout(self) -> float | None:
+        """This call's wall-clock limit: the per-call limit, or what is left of the budget if that is less."""
         left = self.remaining()
         if left is not None and left <= 0:
             raise BudgetSpent()
-        try:
-            expected = expected_outputs(spec, case)
-        except Exception as exc:  # the grader's side (e.g. MNIST files missing), not the student's
-            raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from exc
-        timeout = None if left is None else min(self.session.limits.call_timeout_s, max(left, 1.0))
-        program = spec.program(case)
-        reply = self.session.run_program(program, case, expected, spec.read_only, timeout=timeout)
+        return None if left is None else min(self.session.limits.call_timeout_s, max(left, 1.0))
+
+    def evaluate(self, case: Case, tier: str = MAIN, expected: dict[str, Any] | None = None) -> CaseRun:
+        if expected is None:
+            expected = self.expected_for(case)
+        timeout = self.call_timeout()
+        program = self.spec.program(case)
+        reply = self.session.run_program(program, case, expected, self.spec.read_only, timeout=timeout)
+        return self.record(self.judged(case, expected, program, reply, timeout), tier)
+
+    def judged(self, case: Case, expected: dict[str, Any], program: Program, reply: RunReply,
+               timeout: float | None) -> CaseRun:
+        """What one reply says about the case, after the backward's second chances."""
+        spec = self.spec
         self.outcome.student_s += reply.student_s
         if reply.forbidden:
             self.outcome.forbidden.extend(reply.forbidden)
@@ -127,15 +144,41 @@ class FunctionGrader:
         self._note_stand_ins(reply.stand_ins)
         if reply.error is not None and reply.error.get("type") == NOT_INSTALLED:
             raise EnvironmentProblem(str(reply.error.get("message", "")))
-        if tier == MAIN:
-            self._note_mutations(case, reply.inputs_after)
+        self._pending_after = reply.inputs_after
         run = judge(spec, case, expected, reply.outputs, reply.error, setup_steps(program))
-        run = second_chances(self, run, case, expected, timeout)
+        return second_chances(self, run, case, expected, timeout)
+
+    def record(self, run: CaseRun, tier: str) -> CaseRun:
         if tier == MAIN:
+            self._note_mutations(run.case, self._pending_after)
             self.outcome.runs.append(run)
         else:
             self.outcome.robust_runs.setdefault(tier, []).append(run)
         return run
+
+    def evaluate_batch(self, cases: list[Case], expected: list[dict[str, Any]], tier: str = MAIN
+                       ) -> list[CaseRun]:
+        """Run ``cases`` in one request (each call keeps its own time limit) and judge each in order. A
+        timeout or crash raises at the case it happened on, after the cases before it were recorded, as running
+        them one by one would."""
+        programs = [self.spec.program(case) for case in cases]
+        calls = [Call(p, c, e, self.spec.read_only) for p, c, e in zip(programs, cases, expected, strict=True)]
+        timeout = self.call_timeout()
+        replies: list[RunReply] = []
+        failure: BaseException | None = None
+        try:
+            for reply in self.session.run_programs(calls, timeout, self.deadline):
+                replies.append(reply)
+        except (WorkerTimeout, WorkerCrashed) as exc:
+            failure = exc
+        runs = []
+        for index, reply in enumerate(replies):
+            runs.append(self.record(self.judged(cases[index], expected[index], programs[index], reply, timeout),
+                                    tier))
+        if failure is not None:
+            self.failed_case = cases[len(replies)]
+            raise failure
+        return runs
 
     def _note_taint(self, tainted: list[str]) -> None:
         if tainted and not self._taint_seen:
@@ -167,8 +210,21 @@ class FunctionGrader:
             )
 
     def guarded(self, case: Case, tier: str = MAIN) -> CaseRun:
+        return self.guarded_batch([case], None, tier)[0]
+
+    def guarded_batch(self, cases: list[Case], expected: list[dict[str, Any]] | None, tier: str = MAIN
+                      ) -> list[CaseRun]:
+        """Evaluate ``cases`` (one request when there are several), turning a timeout, a crash, a spent budget
+        or a problem of the grading environment into the function's status (a main case) or a failed
+        robustness case."""
+        case = cases[0] if cases else {}
         try:
-            return self.evaluate(case, tier)
+            if expected is None:
+                expected = [self.expected_for(c) for c in cases]
+            if len(cases) == 1:
+                return [self.evaluate(cases[0], tier, expected[0])]
+            self.failed_case = None
+            return self.evaluate_batch(cases, expected, tier)
         except BudgetSpent:
             self.outcome.status = "timeout"
             self.outcome.message = ("the submission's time budget ran out while this function was graded "
@@ -186,13 +242,14 @@ class FunctionGrader:
                                     f"(a problem of the grading environment, not of the submission): {exc}")
             raise _Abort() from None
         except (WorkerTimeout, WorkerCrashed) as exc:
+            case = self.failed_case if len(cases) > 1 and self.failed_case is not None else case
             printed = self.session.discard_worker()
             status, message = self._failure(exc, self.describe(case))
             message += output_tail(printed)
-            if tier != MAIN:  # a robustness case: only its own check fails
+            if tier != MAIN:  # a robustness case: only its own check fails (the rest of its cases are not run)
                 failed = CaseRun(case, {}, {}, {"*": Verdict(False, message)}, error=message)
                 self.outcome.robust_runs.setdefault(tier, []).append(failed)
-                return failed
+                return [failed]
             self.outcome.status = status
             self.outcome.message = message
             raise _Abort() from None
@@ -215,43 +272,84 @@ class FunctionGrader:
 
     # -------------------------------------------------------------- the tiers
     def run_all(self) -> FunctionOutcome:
+        spec = self.spec
         try:
-            for case in self.spec.fixed_cases():
-                self._keep_first_failure(self.guarded(case))
-            self.explore()
-            for case in self.spec.scale_cases():
-                self._keep_first_failure(self.guarded(case))
-            for check in self.spec.robustness:
-                self.run_robustness(check)
+            banked = self.banked()
+            fixed = spec.fixed_cases()
+            for run in self.guarded_batch(fixed, banked.expected.get("fixed") if banked else None):
+                self._keep_first_failure(run)
+            if banked is None or not self.replay(banked):
+                self.explore()
+            scale = spec.scale_cases()
+            for run in self.guarded_batch(scale, banked.expected.get("scale") if banked else None):
+                self._keep_first_failure(run)
+            for check in spec.robustness:
+                self.run_robustness(check, banked)
         except _Abort:
             pass
         return self.outcome
+
+    def banked(self) -> Banked | None:
+        """This function's banked cases and answers (built now when the bank does not have them yet)."""
+        if self.bank is None:
+            return None
+        try:
+            return self.bank.get(self.spec, self.build_bank)
+        except ReferenceFailure as exc:
+            self.outcome.status = "environment"
+            self.outcome.message = ("the grader could not compute the expected results (a problem of the grading "
+                                    f"environment, not of the submission): {exc}")
+            raise _Abort() from None
+
+    def build_bank(self) -> Banked:
+        spec = self.spec
+        recorded = record_property_cases(spec.cases(), property_examples(spec, self.profile), self.seed)
+        tiers = {"fixed": spec.fixed_cases(), "property": recorded, "scale": spec.scale_cases()}
+        tiers.update({r.check_name: r.cases() for r in spec.robustness if r.cases is not None})
+        return Banked(cases={"property": recorded},
+                      expected={tier: [self.expected_for(c) for c in cases] for tier, cases in tiers.items()})
+
+    def replay(self, banked: Banked) -> bool:
+        """Run the banked property cases in one request; True when every one passed (the same runs a live
+        hypothesis run would record). Otherwise forget them and return False: the live run then finds the
+        same first failure and shrinks it, so the counterexample is the one the grader always gives."""
+        cases, expected = banked.cases.get("property", []), banked.expected.get("property", [])
+        if len(cases) != len(expected):
+            return False
+        before = self._snapshot()
+        runs = self.guarded_batch(cases, expected) if cases else []
+        if all(not run.failed for run in runs):
+            return True
+        self._restore(before)
+        return False
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        o = self.outcome
+        return (len(o.runs), list(o.warnings), dict(o.mutated), list(o.forbidden), set(self._mutation_seen),
+                self._taint_seen, o.minimal)
+
+    def _restore(self, snapshot: tuple[Any, ...]) -> None:
+        o = self.outcome
+        count, o.warnings, o.mutated, o.forbidden, self._mutation_seen, self._taint_seen, o.minimal = snapshot
+        del o.runs[count:]
 
     def _keep_first_failure(self, run: CaseRun) -> None:
         if run.failed and self.outcome.minimal is None:
             self.outcome.minimal = run
 
-    def run_robustness(self, check: Robustness) -> None:
+    def run_robustness(self, check: Robustness, banked: Banked | None = None) -> None:
         self.outcome.robust_runs.setdefault(check.name, [])
-        for case in check.cases() if check.cases is not None else []:
-            self.guarded(case, check.name)
+        if check.cases is None:
+            return
+        expected = banked.expected.get(check.check_name) if banked else None
+        self.guarded_batch(check.cases(), expected, check.name)
 
     def explore(self) -> None:
         budget = self.profile["max_examples"] + self.profile["shrink_budget"]
         calls = [0]
         grader = self
 
-        @settings(
-            max_examples=min(self.profile["max_examples"], self.spec.max_examples or self.profile["max_examples"]),
-            database=None,
-            deadline=None,
-            derandomize=False,
-            suppress_health_check=list(HealthCheck),
-            phases=(Phase.generate, Phase.shrink),
-            report_multiple_bugs=False,
-            verbosity=Verbosity.quiet,
-            print_blob=False,
-        )
+        @engine_settings(property_examples(self.spec, self.profile))
         @hypothesis_seed(self.seed)
         @given(self.spec.cases())
         def prop(case: Case) -> None:

@@ -15,6 +15,12 @@ import os
 # threads made the suite about 20 times slower on 2 cores. Must happen before NumPy is first imported.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+# The case bank (graders/casebank.py) of a test run lives in a folder of its own, shared by the xdist workers and
+# the subprocesses they start, and is never the user's cache.
+if "NNGRADE_CASE_BANK" not in os.environ:
+    import tempfile as _tempfile
+
+    os.environ["NNGRADE_CASE_BANK"] = os.path.join(_tempfile.gettempdir(), f"nngrade-test-bank-{os.getppid()}")
 from pathlib import Path  # noqa: E402 (after the BLAS settings)
 
 import pytest  # noqa: E402 (after the BLAS settings)

@@ -16,7 +16,6 @@ are never followed, only regular files are opened (non-blocking, so a FIFO canno
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from functools import cache
@@ -24,7 +23,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from graders.assignment import assignment_fingerprint
 from graders.submission import SKIP_DIRS
+
+__all__ = ["assignment_fingerprint", "content_hash", "grader_version", "source_files"]
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
 _CHUNK = 1 << 20
@@ -79,13 +81,6 @@ def content_hash(submission: Path) -> str:
         digest.update(b"nngrade-file/1\0")
         _feed_file(digest, submission, follow=True)
     return "sha256:" + digest.hexdigest()
-
-
-def assignment_fingerprint(definition: dict[str, Any]) -> str:
-    """``sha256:<hex>`` of an assignment's merged definition (functions, points, options, module paths), so
-    editing the points in a .toml invalidates earlier grades even though the name stayed the same."""
-    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @cache

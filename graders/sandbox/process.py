@@ -458,9 +458,10 @@ class Worker:
             raise WorkerCrashed(f"{note} ({exc})" if note else str(exc)) from None
         return self._seq
 
-    def receive(self, seq: int, timeout: float | None = None, reply_limit: int | None = None
+    def receive(self, seq: int, timeout: float | None = None, reply_limit: int | None = None, last: bool = True
                 ) -> tuple[dict[str, Any], list[bytes]]:
-        """Wait for the reply to request ``seq``, skipping a few stale replies to earlier requests."""
+        """Wait for the reply to request ``seq``, skipping a few stale replies to earlier requests. ``last``:
+        no further frame may follow (False while reading the frames of a ``run_many`` request)."""
         self._arm(timeout)
         limit = min(reply_limit, self.limits.max_reply_bytes) if reply_limit else self.limits.max_reply_bytes
         try:
@@ -473,7 +474,7 @@ class Worker:
                     raise WireError(f"a reply out of sequence ({str(got)[:20]}, expected {seq})")
             else:
                 raise WireError("too many replies to earlier requests")
-            if seq == self._seq and select.select([self._from_worker], [], [], 0)[0] \
+            if last and seq == self._seq and select.select([self._from_worker], [], [], 0)[0] \
                     and os.read(self._from_worker, 1):
                 raise WireError("the worker sent more than one reply to one request")
             self._check_disk()

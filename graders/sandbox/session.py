@@ -18,6 +18,9 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,16 @@ class RunReply:
     tainted: list[str] = field(default_factory=list)
     #: missing packages the call imported (each got a stand-in module)
     stand_ins: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One program to run in a batch (SandboxSession.run_programs), with what sizes and checks its reply."""
+
+    program: Program
+    case: Case
+    expected: dict[str, Any] | None = None
+    return_inputs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,6 +96,8 @@ class SandboxSession:
         self.starts = 0
         self.load_report = LoadReport()
         self.active: list[str] | None = None  # layers every worker so far confirmed
+        #: stops workers that finished their function normally, off the grading thread
+        self.reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nngrade-reaper")
         self.refusals: dict[str, str] = {}  # layer -> why a worker could not apply it
 
     def _runs_folder(self) -> Path:
@@ -123,15 +138,19 @@ class SandboxSession:
             if worker is not None:
                 worker.stop()
         self.worker = self.spare = None
+        self.reaper.shutdown(wait=True)  # every worker stopped, every process swept, before folders go
         shutil.rmtree(self.home, ignore_errors=True)
         if self.runs != self.home:
             shutil.rmtree(self.runs, ignore_errors=True)
 
     # -------------------------------------------------------------- worker lifecycle
     def begin_function(self) -> Worker:
-        """A worker that has run no student call yet, for the next function (its predecessor is stopped)."""
-        if self.used:
-            self.discard_worker()
+        """A worker that has run no student call yet, for the next function. Its predecessor, which finished
+        normally, is stopped in the background (asking it to leave, then sweeping its processes takes longer
+        than the next function needs to start); close() waits for every such stop."""
+        if self.used and self.worker is not None:
+            retired, self.worker = self.worker, None
+            self.reaper.submit(retired.stop)
         return self.ensure_worker()
 
     def ensure_worker(self) -> Worker:
@@ -227,6 +246,45 @@ class SandboxSession:
         }
         limit = self.reply_limit(case, return_inputs, expected)
         reply, reply_blobs = worker.request(request, blobs, timeout, reply_limit=limit)
+        return self._parsed(reply, reply_blobs)
+
+    def run_programs(self, calls: list[Call], timeout: float | None = None, deadline: float | None = None
+                     ) -> Iterator[RunReply]:
+        """Run several programs in one request, yielding each reply as its call ends (the per-call time limit
+        ``timeout`` applies to each, and none may run past ``deadline``, a time.monotonic() value: the
+        submission's budget). A call that leaves its worker changed ends the request there: the rest run in a
+        fresh worker. A timeout or crash raises at the call it happened on."""
+        if not calls:
+            return
+        worker = self.ensure_worker()
+        self.used = True
+        blobs: list[bytes] = []
+        request = {"op": "run_many", "calls": [
+            {"program": to_json(c.program), "inputs": encode_value(c.case, blobs)["__dict__"],
+             "return_inputs": list(c.return_inputs)} for c in calls]}
+        seq = worker.send(request, blobs, timeout)
+        try:
+            for index, call in enumerate(calls):
+                limit = self.reply_limit(call.case, call.return_inputs, call.expected)
+                wait = timeout if timeout is not None else self.limits.call_timeout_s
+                if deadline is not None:
+                    wait = max(0.05, min(wait, deadline - time.monotonic()))
+                raw, raw_blobs = worker.receive(seq, wait, limit, last=index == len(calls) - 1)
+                if raw.get("index") != index:
+                    self.discard_worker()
+                    raise WorkerCrashed(f"the worker sent a malformed reply (reply {str(raw.get('index'))[:20]} "
+                                        f"where {index} was due)")
+                reply = self._parsed(raw, raw_blobs)
+                yield reply
+                if reply.tainted:  # _parsed discarded the worker: the rest in a fresh one
+                    yield from self.run_programs(calls[index + 1:], timeout, deadline)
+                    return
+        except GeneratorExit:  # the caller stopped reading: replies are still on their way, never mix them up
+            if self.worker is worker:
+                self.discard_worker()
+            raise
+
+    def _parsed(self, reply: dict[str, Any], reply_blobs: list[bytes]) -> RunReply:
         try:
             fields = replies.run(reply)
             cap = self.limits.max_reply_bytes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 from typing import Any
 
@@ -63,8 +64,32 @@ def encode_value(value: Any, blobs: list[bytes]) -> Any:
     return value
 
 
+#: The header NumPy itself writes for a plain array, version 1.0: parsed with this instead of ast.literal_eval
+#: (about ten times faster, and it accepts nothing else; any other header goes through NumPy's own parser).
+_SIMPLE_HEADER = re.compile(
+    rb"\{'descr': '([<>|=]?[biuf][1248]|\|b1)', 'fortran_order': (True|False), "
+    rb"'shape': \(((?:\d{1,18}, ?)*\d{0,18})\), \} *\n")
+
+
+def _simple_header(blob: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int] | None:
+    """(shape, fortran, dtype, data offset) of a version 1.0 header as NumPy writes it, or None."""
+    if blob[:8] != b"\x93NUMPY\x01\x00" or len(blob) < 10:
+        return None
+    (length,) = struct.unpack("<H", blob[8:10])
+    match = _SIMPLE_HEADER.fullmatch(blob[10:10 + length])
+    if match is None:
+        return None
+    descr, fortran, dims = match.groups()
+    shape = tuple(int(d) for d in dims.replace(b" ", b"").split(b",") if d)
+    return shape, fortran == b"True", np.dtype(descr.decode()), 10 + length
+
+
 def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
     """Parse one ``.npy`` blob with checks before allocation; read-only view on the received bytes."""
+    simple = _simple_header(blob)
+    if simple is not None:
+        shape, fortran, dtype, offset = simple
+        return _view(blob, shape, fortran, dtype, offset, max_bytes)
     stream = io.BytesIO(blob)
     try:
         version = npy_format.read_magic(stream)
@@ -78,10 +103,17 @@ def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
         raise
     except Exception as exc:
         raise WireError(f"malformed .npy header: {exc}") from None
+    return _view(blob, shape, fortran, dtype, stream.tell(), max_bytes)
+
+
+def _view(blob: bytes, shape: Any, fortran: bool, dtype: np.dtype[Any], offset: int, max_bytes: int) -> np.ndarray:
+    """The array a checked header describes, as a read-only view on ``blob`` (size checked first)."""
     if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise WireError(f"array dtype {dtype} is not a plain numeric dtype")
     if dtype.hasobject:
         raise WireError("object arrays are not accepted")
+    if not isinstance(shape, tuple):
+        raise WireError(f"bad shape {shape!r}")
     count = 1
     for dim in shape:
         if not isinstance(dim, int) or dim < 0:
@@ -90,7 +122,6 @@ def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
     nbytes = count * dtype.itemsize
     if nbytes > max_bytes:
         raise WireError(f"array of {nbytes} bytes exceeds the reply limit of {max_bytes}")
-    offset = stream.tell()
     if len(blob) - offset != nbytes:
         raise WireError(f"array header claims {nbytes} bytes but {len(blob) - offset} were sent")
     flat = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)

@@ -595,12 +595,34 @@ def serve(in_fd: int, out_fd: int) -> None:
                           "stand_ins": list(stand_ins.created)}, [])
         elif op == "run":
             handle_run(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate), stand_ins)
+        elif op == "run_many":
+            handle_run_many(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate), stand_ins)
         else:
             send(out_fd, {"ok": False, "error": f"unknown op {op!r}"}, [])
 
 
 def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
                hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> None:
+    reply, encoder = run_call(request, blobs, modules, gate, hygiene, stand_ins)
+    send(out_fd, reply, encoder.blobs)
+
+
+def handle_run_many(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any],
+                    gate: ImportGate, hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> None:
+    """Several calls in one request, one reply frame each (with its ``index``), as each call ends: the parent
+    keeps its per-call time limit by reading the frames one by one. A call that leaves the worker changed ends
+    the batch there (the parent starts a fresh worker for the rest)."""
+    for index, call in enumerate(request["calls"]):
+        reply, encoder = run_call(call, blobs, modules, gate, hygiene, stand_ins)
+        reply["index"] = index
+        send(out_fd, reply, encoder.blobs)
+        if reply.get("tainted"):
+            return
+
+
+def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
+             hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> tuple[dict[str, Any], Encoder]:
+    """Run one program on its inputs; the reply (without blob sizes) and the encoder holding its arrays."""
     inputs = {name: decode(node, blobs) for name, node in request["inputs"].items()}
     created_before = len(stand_ins.created) if stand_ins is not None else 0
     interpreter = Interpreter(modules)
@@ -640,7 +662,7 @@ def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules
         reply["tainted"] = tainted
     if stand_ins is not None and len(stand_ins.created) > created_before:
         reply["stand_ins"] = stand_ins.created[created_before:]
-    send(out_fd, reply, encoder.blobs)
+    return reply, encoder
 
 
 def main() -> None:

@@ -1,0 +1,179 @@
+"""The case bank: each function's cases and the reference's answers, computed once and replayed for every
+submission graded with the same assignment, seed, profile and grader code.
+
+WHY: drawing hypothesis cases (~2 ms each) and computing the reference (~1 ms) cost more than running most
+students' code, and every student of a class paid them again for the same seed. The property cases a
+hypothesis run draws while every case passes depend only on the seed and the strategy, never on the code under
+test, so they can be drawn once without any student (by :func:`record_property_cases`, with exactly the settings
+the live run uses) and replayed. A function that fails a replayed case is graded live, as before, so that the
+shrinking (and so the counterexample) is the same: same seed, same report, bank or no bank.
+
+Storage: one file per (function, key) under the user's cache folder (``NNGRADE_CASE_BANK`` overrides it), in the
+worker protocol's own format (a JSON header and ``.npy`` blobs, read back without pickle), written atomically.
+The key covers the assignment's definition, the spec, the seed, the profile, NumPy's version and a hash of the
+grader's and the reference's source, so a changed spec or reference changes the key. The sandbox worker never
+sees the folder (it is outside everything Landlock or bubblewrap lets it read).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.strategies import SearchStrategy
+
+import graders
+from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, frame
+from graders.specs.base import Case, Spec
+
+FORMAT = 1
+ENV_VARIABLE = "NNGRADE_CASE_BANK"
+#: Largest bank file read back (a dropout function's cases are tens of MB).
+MAX_FILE_BYTES = 1 << 30
+
+
+def engine_settings(max_examples: int) -> settings:
+    """The hypothesis settings of a grading run's property tier (the live run and the recording share them, so
+    that both draw the same cases from the same seed)."""
+    return settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.generate, Phase.shrink),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+
+
+def property_examples(spec: Spec, profile: dict[str, int]) -> int:
+    return min(profile["max_examples"], spec.max_examples or profile["max_examples"])
+
+
+def record_property_cases(strategy: SearchStrategy[Case], max_examples: int, seed: int) -> list[Case]:
+    """The cases a grading run draws, in order, when every one passes."""
+    found: list[Case] = []
+
+    @engine_settings(max_examples)
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def record(case: Case) -> None:
+        found.append(copy.deepcopy(case))
+
+    record()
+    return found
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the grader's and the reference's Python source, and of NumPy's version."""
+    digest = hashlib.sha256(np.__version__.encode())
+    root = Path(graders.__file__).resolve().parents[1]
+    for package in ("graders", "reference"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def bank_folder() -> Path:
+    configured = os.environ.get(ENV_VARIABLE)
+    if configured:
+        return Path(configured)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nngrade")) / "cases"
+
+
+@dataclass
+class Banked:
+    """One function's cases and answers: ``cases[tier]`` and ``expected[tier]`` are parallel lists. Tiers:
+    "property" (the recorded hypothesis cases), "fixed", "scale" and "robust:<name>" (whose cases the spec
+    builds deterministically; only their answers are stored)."""
+
+    cases: dict[str, list[Case]] = field(default_factory=dict)
+    expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class CaseBank:
+    """The bank of one grading configuration (assignment definition, seed, profile)."""
+
+    def __init__(self, assignment_fingerprint: str, seed: int, profile: str, folder: Path | None = None) -> None:
+        self.folder = folder if folder is not None else bank_folder()
+        self.base = {"format": FORMAT, "assignment": assignment_fingerprint, "seed": seed, "profile": profile,
+                     "code": code_fingerprint()}
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, spec: Spec) -> Path:
+        key = json.dumps({**self.base, "spec": spec.name}, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.folder / digest[:2] / f"{digest}.bank"
+
+    def get(self, spec: Spec, build: Callable[[], Banked]) -> Banked:
+        """The spec's banked cases, built with ``build`` (and stored) when absent or unreadable."""
+        path = self.path(spec)
+        found = read(path)
+        if found is not None:
+            self.hits += 1
+            return found
+        self.misses += 1
+        banked = build()
+        write(path, banked)
+        return banked
+
+
+def read(path: Path) -> Banked | None:
+    """A bank file, or None when it is missing, truncated or not ours (then it is simply rebuilt)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES or len(data) < HEADER.size:
+        return None
+    try:
+        (length,) = HEADER.unpack_from(data)
+        header = json.loads(data[HEADER.size:HEADER.size + length])
+        sizes = header["blob_sizes"]
+        blobs, offset = [], HEADER.size + length
+        for size in sizes:
+            blobs.append(data[offset:offset + size])
+            offset += size
+        body = decode_reply_value(header["bank"], blobs, MAX_FILE_BYTES)
+        return Banked(cases={k: [_writable(c) for c in v] for k, v in body["cases"].items()},
+                      expected={k: list(v) for k, v in body["expected"].items()})
+    except (ValueError, KeyError, TypeError, WireError, struct.error, RecursionError):
+        return None
+
+
+def _writable(case: Case) -> Case:
+    """Decoded arrays are read-only views of the file's bytes; a case must behave like a drawn one."""
+    return copy.deepcopy(case)
+
+
+def write(path: Path, banked: Banked) -> None:
+    """Write atomically (a temporary file renamed into place): concurrent graders never see half a file. A
+    bank that cannot be written only costs speed."""
+    blobs: list[bytes] = []
+    body = encode_value({"cases": banked.cases, "expected": banked.expected}, blobs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(frame({"bank": body}, blobs))
+        os.replace(temporary, path)
+    except (OSError, TypeError, ValueError):  # a read-only cache, or an answer JSON cannot hold
+        return
