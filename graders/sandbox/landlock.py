@@ -165,6 +165,30 @@ def restrict(read_paths: list[str], write_paths: list[str], hidden: list[str] | 
     return {"abi": abi, "tcp": abi >= 4, "signals": abi >= 6}
 
 
+def restrict_writes(write_paths: list[str]) -> None:
+    """Add a Landlock layer that allows writing only beneath ``write_paths`` (reads untouched: the layer does
+    not handle them). A worker forked by the fork server calls it on itself, so that it cannot write into the
+    folders of the server's other workers, which the server's own layer had to allow."""
+    libc = _libc()
+    abi = abi_version()
+    if abi < 1:
+        raise LandlockError("Landlock is not available in this kernel")
+    write = handled_fs(abi) & ~(EXECUTE | READ_FILE | READ_DIR | IOCTL_DEV)
+    attr = _RulesetAttr(handled_access_fs=write, handled_access_net=0, scoped=0)
+    ruleset = libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(8), ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise LandlockError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        for path in dict.fromkeys(write_paths):
+            _add_path_rule(libc, int(ruleset), path, write)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        if libc.syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise LandlockError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(int(ruleset))
+
+
 def _add_path_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)

@@ -28,13 +28,15 @@ from typing import Any
 import numpy as np
 
 from graders.sandbox import layers, privileges, replies
-from graders.sandbox.process import Limits, Worker, WorkerCrashed
+from graders.sandbox.process import ForkedWorker, ForkServer, Limits, Worker, WorkerCrashed, WorkerTimeout
 from graders.sandbox.wire import WireError, decode_reply_value, encode_value
 from graders.specs.base import Case
 from graders.specs.program import Program, to_json
 from graders.submission import Staged
 
 SUPPORT_DIR = Path(__file__).with_name("support")
+#: Set to "0" to start every worker on its own instead of forking it (for comparisons and diagnosis).
+FORK_SERVER_VARIABLE = "NNGRADE_FORK_SERVER"
 SUPPORT_MODULES = {"nngrade_support": "nngrade_support"}
 
 
@@ -98,6 +100,10 @@ class SandboxSession:
         self.active: list[str] | None = None  # layers every worker so far confirmed
         #: stops workers that finished their function normally, off the grading thread
         self.reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nngrade-reaper")
+        #: forks each function's worker where Landlock and seccomp both exist (None: started one by one)
+        self.server: ForkServer | None = None
+        self.use_server = self.plan.landlock and self.plan.seccomp and os.environ.get(FORK_SERVER_VARIABLE) != "0"
+        self.server_error = ""  # why the fork server could not be used, if it could not
         self.refusals: dict[str, str] = {}  # layer -> why a worker could not apply it
 
     def _runs_folder(self) -> Path:
@@ -125,6 +131,7 @@ class SandboxSession:
         active = self.active if self.active is not None else self.plan.planned()
         entry = layers.describe(self.plan, active, self.starts, self.refusals)
         entry["hidden_packages"] = len(self.hidden)
+        entry["fork_server"] = self.server is not None
         return entry
 
     def __enter__(self) -> SandboxSession:
@@ -139,6 +146,9 @@ class SandboxSession:
                 worker.stop()
         self.worker = self.spare = None
         self.reaper.shutdown(wait=True)  # every worker stopped, every process swept, before folders go
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
         shutil.rmtree(self.home, ignore_errors=True)
         if self.runs != self.home:
             shutil.rmtree(self.runs, ignore_errors=True)
@@ -150,7 +160,7 @@ class SandboxSession:
         than the next function needs to start); close() waits for every such stop."""
         if self.used and self.worker is not None:
             retired, self.worker = self.worker, None
-            self.reaper.submit(retired.stop)
+            self.reaper.submit(retire, retired)
         return self.ensure_worker()
 
     def ensure_worker(self) -> Worker:
@@ -174,13 +184,15 @@ class SandboxSession:
     def _launch_spare(self) -> None:
         """Start the next worker and queue its ``load`` request; the replies are read when it is needed."""
         self.starts += 1
-        workdir = self.runs / f"run{self.starts}"
+        server = self._fork_server()
+        workdir = (self.runs / "children" if server else self.runs) / f"run{self.starts}"
         shutil.copytree(self.staged.root, workdir / "submission")
         shutil.copytree(SUPPORT_DIR, workdir / "support", ignore=shutil.ignore_patterns("__pycache__"))
         if self.plan.uid:
             _readable_by_all(workdir)
-        worker = Worker(workdir, self.python, self.limits, plan=self.plan, label=str(self.home / workdir.name),
-                        hidden=self.hidden)
+        label = str(self.home / workdir.name)
+        worker = ForkedWorker(server, workdir, label) if server else Worker(
+            workdir, self.python, self.limits, plan=self.plan, label=label, hidden=self.hidden)
         self.spare = worker
         worker.launch()
         root = workdir / "submission"
@@ -194,6 +206,37 @@ class SandboxSession:
             "stand_in_always": self.stand_in_always,
         }
         self._spare_load_seq = worker.send(request, [], self.limits.start_timeout_s)
+
+    def _fork_server(self) -> ForkServer | None:
+        """The session's fork server, started on first use; None where it cannot be (then each worker starts
+        on its own: the grading is the same, only slower)."""
+        if self.server is not None and self.server.alive:
+            return self.server
+        if not self.use_server:
+            return None
+        if self.server is not None:
+            self.server.stop()
+        home = self.runs / "server"
+        children = self.runs / "children"
+        home.mkdir(exist_ok=True)
+        children.mkdir(exist_ok=True)
+        if self.plan.uid:
+            os.chmod(children, 0o755)
+        server = ForkServer(home, children, self.python, self.limits, plan=self.plan,
+                            label=str(self.home / "server"), hidden=self.hidden)
+        try:
+            server.start()
+            if server.hello["layers"].get("landlock") is not True:
+                raise WorkerCrashed("the fork server could not confine itself")
+        except (WorkerCrashed, WorkerTimeout, OSError) as exc:
+            server.stop()
+            self.use_server = False
+            self.server_error = str(exc)
+            return None
+        if self.plan.uid and server.lease is not None:
+            os.chown(children, server.lease.uid, server.lease.uid)
+        self.server = server
+        return server
 
     def _requested_modules(self) -> dict[str, str]:
         return {**{key: m.dotted for key, m in self.staged.modules.items()}, **SUPPORT_MODULES}
@@ -225,7 +268,7 @@ class SandboxSession:
         if self.worker is None:
             return ""
         text = self.worker.output()
-        self.worker.stop()
+        retire(self.worker)
         self.worker = None
         return text
 
@@ -319,6 +362,13 @@ def _nbytes(value: Any) -> int:
     if isinstance(value, (list, tuple)):
         return sum(_nbytes(v) for v in value)
     return 16
+
+
+def retire(worker: Worker) -> None:
+    """Stop a worker for good and remove its folder at once (a worker that filled its disk allowance must not
+    keep the disk full until the whole submission is graded)."""
+    worker.stop()
+    shutil.rmtree(worker.workdir, ignore_errors=True)
 
 
 def _readable_by_all(folder: Path) -> None:

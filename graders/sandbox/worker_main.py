@@ -481,25 +481,32 @@ WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft", "numpy.
                    "math")
 
 
-def _fingerprint() -> dict[tuple[str, str], int]:
+def _fingerprint() -> dict[str, dict[str, int]]:
     """Identity of every attribute of NumPy's main namespaces and of builtins (ids only: comparing the values
-    themselves could call a student's ``__eq__``). Submodules are left out: NumPy 2 imports ``numpy.random``
-    and its kin on first use and only then sets them as attributes, which is not tampering."""
-    prints: dict[tuple[str, str], int] = {}
+    themselves could call a student's ``__eq__``), per module. Built at C speed (it runs after every call)."""
+    prints: dict[str, dict[str, int]] = {}
     for name in WATCHED_MODULES:
         module = sys.modules.get(name)
-        if module is None:
-            continue
-        prints[(name, "")] = id(module)
-        for key, value in list(vars(module).items()):
-            if not isinstance(value, ModuleType):
-                prints[(name, key)] = id(value)
+        if module is not None:
+            namespace = vars(module)
+            prints[name] = dict(zip(namespace.keys(), map(id, namespace.values()), strict=True))
+            prints[name][""] = id(module)
     return prints
 
 
-def _tampered(before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]) -> bool:
+def _baseline() -> dict[str, dict[str, int]]:
+    """The fingerprint to compare with, submodules left out: NumPy 2 imports ``numpy.random`` and its kin on
+    first use and only then sets them as attributes, which is not tampering."""
+    prints = _fingerprint()
+    for name, namespace in prints.items():
+        module = vars(sys.modules[name])
+        prints[name] = {k: v for k, v in namespace.items() if not isinstance(module.get(k), ModuleType)}
+    return prints
+
+
+def _tampered(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> bool:
     """An attribute present before the call was replaced or deleted (new attributes are not counted)."""
-    return any(after.get(key) != identity for key, identity in before.items())
+    return any(not prints.items() <= after.get(name, {}).items() for name, prints in before.items())
 
 
 class Hygiene:
@@ -518,7 +525,7 @@ class Hygiene:
         self.handlers = {s: signal.getsignal(s) for s in signal.valid_signals()
                          if s not in (signal.SIGKILL, signal.SIGSTOP)}
         self.threads = _thread._count()
-        self.fingerprint = _fingerprint()
+        self.fingerprint = _baseline()
 
     def after_run(self) -> list[str]:
         tainted = []
@@ -555,12 +562,22 @@ def forbidden_loaded(forbidden: set[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------ serving
-def serve(in_fd: int, out_fd: int) -> None:
-    modules: dict[str, Any] = {}
-    gate = ImportGate(blocked={"reference", "graders"}, forbidden=set())
-    sys.meta_path.insert(0, gate)
-    stand_ins = StandInFinder(gate)
-    hygiene: Hygiene | None = None
+class State:
+    """What one worker process keeps between requests (a forked worker inherits its server's, untouched)."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, Any] = {}
+        self.gate = ImportGate(blocked={"reference", "graders"}, forbidden=set())
+        sys.meta_path.insert(0, self.gate)
+        self.stand_ins = StandInFinder(self.gate)
+        self.hygiene: Hygiene | None = None
+        #: a fork server's children: pid -> the file its exit status is written to
+        self.children: dict[int, str] = {}
+
+
+def serve(in_fd: int, out_fd: int, state: State | None = None) -> None:
+    state = state if state is not None else State()
+    gate, stand_ins = state.gate, state.stand_ins
     while True:
         try:
             request, blobs = receive(in_fd)
@@ -572,9 +589,11 @@ def serve(in_fd: int, out_fd: int) -> None:
             return
         if op == "hello":
             applied = confine(request.get("confine") or {})
-            hygiene = Hygiene(gate)
+            state.hygiene = Hygiene(gate)
             send(out_fd, {"ok": True, "python": sys.version.split()[0], "numpy": np.__version__,
                           "layers": applied}, [])
+        elif op == "fork":
+            fork_child(in_fd, request, state)
         elif op == "load":
             gate.forbidden = set(request.get("forbidden", []))
             for prefix in request.get("hide_paths", []):
@@ -585,20 +604,134 @@ def serve(in_fd: int, out_fd: int) -> None:
             always = {str(name) for name in request.get("stand_in_always", [])}
             if always:
                 sys.meta_path.insert(1, StandInFinder(gate, only=always))
-            modules, report = load_modules(request, gate)
+            state.modules, report = load_modules(request, gate)
             sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in before and m not in gate.attempts]
             gate.attempts += sneaked
-            hygiene = Hygiene(gate)  # what the modules did at import time is the baseline, not a taint
+            state.hygiene = Hygiene(gate)  # what the modules did at import time is the baseline, not a taint
             gc.collect()
             gc.freeze()  # later full collections look only at what student calls create: microseconds
             send(out_fd, {"ok": True, "modules": report, "forbidden": gate.attempts,
                           "stand_ins": list(stand_ins.created)}, [])
         elif op == "run":
-            handle_run(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate), stand_ins)
+            handle_run(out_fd, request, blobs, state.modules, gate, state.hygiene or Hygiene(gate), stand_ins)
         elif op == "run_many":
-            handle_run_many(out_fd, request, blobs, modules, gate, hygiene or Hygiene(gate), stand_ins)
+            handle_run_many(out_fd, request, blobs, state.modules, gate, state.hygiene or Hygiene(gate),
+                            stand_ins)
         else:
             send(out_fd, {"ok": False, "error": f"unknown op {op!r}"}, [])
+
+
+# ------------------------------------------------------------------ the fork server
+#: Sibling modules loaded before the server confines itself (its children apply them after the fork).
+SIBLINGS: dict[str, ModuleType] = {}
+
+
+def fork_child(sock_fd: int, request: dict[str, Any], state: State) -> None:
+    """In a fork server (a worker that ran no student code): fork a child that confines itself further and
+    becomes a worker. Its three pipe ends (requests, replies, output) go to the parent over the server's Unix
+    socket; the reply says its pid. The child never returns from here."""
+    import socket
+
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            for fd in (to_w, from_r, out_r, sock_fd):
+                os.close(fd)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.close(out_w)
+            applied = become_child(request)
+            sys.argv[1:3] = [str(to_r), str(from_w)]  # the same view of itself as a worker started on its own
+            CURRENT_SEQ[0] = 1
+            send(from_w, {"ok": True, "python": sys.version.split()[0], "numpy": np.__version__,
+                          "layers": applied}, [])
+            state.children.clear()
+            serve(to_r, from_w, state)
+        except SystemExit as exc:  # what the interpreter would exit with, as an unforked worker does
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in (to_r, from_w, out_w):
+        os.close(fd)
+    state.children[pid] = str(request["status_file"])
+    channel = socket.socket(fileno=os.dup(sock_fd))
+    try:
+        socket.send_fds(channel, [b"F"], [to_w, from_r, out_r])
+    finally:
+        channel.close()
+        for fd in (to_w, from_r, out_r):
+            os.close(fd)
+    send(sock_fd, {"ok": True, "pid": pid}, [])
+
+
+def become_child(request: dict[str, Any]) -> dict[str, Any]:
+    """A forked child's own confinement, before any student code: writes only beneath its own folders (a
+    Landlock layer of its own), seccomp, its own home and working folder, death with its server."""
+    import ctypes
+    import ctypes.util
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    applied: dict[str, Any] = {}
+    try:
+        SIBLINGS["landlock"].restrict_writes(list(request["write"]))
+        applied["landlock"] = True
+    except Exception as exc:
+        applied["landlock"] = f"{type(exc).__name__}: {exc}"
+    if "seccomp_rules" in SIBLINGS:
+        try:
+            SIBLINGS["seccomp_rules"].install()
+            applied["seccomp"] = True
+        except Exception as exc:
+            applied["seccomp"] = f"{type(exc).__name__}: {exc}"
+    os.environ["HOME"] = os.environ["TMPDIR"] = str(request["home"])
+    if "tempfile" in sys.modules:
+        setattr(sys.modules["tempfile"], "tempdir", None)  # noqa: B010 (recomputed from TMPDIR on next use)
+    os.chdir(str(request["cwd"]))
+    return applied
+
+
+def reap_children(state: State) -> None:
+    """SIGCHLD in a fork server: collect each finished child and write its exit status where the parent
+    looks for it (the parent is not the child's parent and cannot wait for it)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        path = state.children.pop(pid, None)
+        if path is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        try:
+            with open(path, "w") as handle:
+                handle.write(str(code))
+        except OSError:
+            pass
+
+
+def start_fork_server(state: State) -> None:
+    """Before confining itself, a fork server loads what its children apply after the fork."""
+    for name in ("landlock", "seccomp_rules"):
+        try:
+            SIBLINGS[name] = _sibling(name)
+            if name == "seccomp_rules":
+                SIBLINGS[name].binding()
+        except Exception:
+            SIBLINGS.pop(name, None)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: reap_children(state))
 
 
 def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
@@ -652,8 +785,9 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
     if request.get("return_inputs"):
         reply["inputs_after"] = encoder.encode({k: inputs[k] for k in request["return_inputs"] if k in inputs})
     # Drop what the student returned and collect it now: a __del__ runs on this request's clock, not the next's.
+    # (Reference counting frees most of it at once; the young generations hold any cycles the call made.)
     del outputs, inputs, interpreter.modules
-    gc.collect()
+    gc.collect(1)
     reply["student_s"] = interpreter.student_s
     sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in loaded_before]
     reply["forbidden"] = gate.attempts[attempts_before:] + sneaked
@@ -667,7 +801,10 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
 
 def main() -> None:
     in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])  # argv[3], if any, only labels the process
-    serve(in_fd, out_fd)
+    state = State()
+    if in_fd == out_fd:  # one socket for both directions: this worker is a fork server
+        start_fork_server(state)
+    serve(in_fd, out_fd, state)
 
 
 if __name__ == "__main__":

@@ -166,6 +166,8 @@ def test_attack_costs_only_the_attacking_function(scene: Scene, two_module_assig
 
     assert_nothing_escaped(scene, report, before)
     assert report["sandbox"]["mode"] == MODE
+    if {"landlock", "seccomp"} <= set(report["sandbox"]["layers"]):  # the workers were forked by a server
+        assert report["sandbox"]["fork_server"] is True
     assert list(scene.grader_tmp.iterdir()) == [], "the grader left temporary folders behind"
     paths = write_reports(report, scene.out_dir)
     assert paths["json"].read_bytes() == render_reports(report)["json"]

@@ -78,9 +78,11 @@ def test_infinite_loop_times_out_and_leaves_no_worker_behind(tmp_path: Path, gra
     # When affine_backward began, the watch saw the previous function's worker and the spare that was about to
     # grade it (so the scan sees workers at all); right after the timeout only the next spare was alive: the
     # hung worker and its predecessor are gone.
-    assert len(watch.alive_at["affine_backward"]) == 2
-    assert len(watch.alive_at["relu_forward"]) == 1
-    assert set(watch.alive_at["relu_forward"]).isdisjoint(watch.alive_at["affine_backward"])
+    # (A fork server, where one forks the workers, is alive throughout.)
+    server = 1 if report["sandbox"].get("fork_server") else 0
+    assert len(watch.alive_at["affine_backward"]) == 2 + server
+    assert len(watch.alive_at["relu_forward"]) == 1 + server
+    assert len(set(watch.alive_at["relu_forward"]) & set(watch.alive_at["affine_backward"])) == server
     assert leftover_killer == [], "worker processes still running after grading"
 
 

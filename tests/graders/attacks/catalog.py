@@ -543,6 +543,43 @@ ATTACKS: tuple[Attack, ...] = (
             x, w, b = cache
             return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
     """, ("crashed",), ("wrote more to disk",)),
+    # ------------------------------------------------------------------ the fork server's other workers
+    Attack("rewrite-the-next-functions-copy", """
+        import glob
+        import os
+
+        BROKEN = "def relu_forward(x):\\n    return None, None\\n"
+
+        def affine_backward(dout, cache):
+            here = os.path.dirname(os.path.abspath(__file__))
+            written = []
+            for folder in ("..", "../..", "../../..", "../../../.."):
+                for path in glob.glob(os.path.join(here, folder, "**", "*.py"), recursive=True):
+                    try:
+                        with open(path, "a") as handle:
+                            handle.write("\\n" + BROKEN)
+                        written.append(path)
+                    except OSError:
+                        pass
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """, ("passed",), keeps_points=True),
+    Attack("signal-every-process-it-can-name", """
+        import os
+        import signal
+
+        def affine_backward(dout, cache):
+            hit = []
+            for pid in range(1, 4096):
+                if pid == os.getpid():
+                    continue
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    hit.append(pid)
+                except OSError:
+                    pass
+            raise RuntimeError(f"signalled {len(hit)} processes")
+    """, ("error",), ("signalled 0 processes",)),
     # ------------------------------------------------------------------ what reaches a terminal
     Attack("escape-sequences-in-the-error", """
         def affine_backward(dout, cache):
