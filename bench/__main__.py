@@ -16,6 +16,7 @@ Timings are the best of several repeats (``time.perf_counter``); the ratios are 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -241,25 +242,37 @@ def sandbox_layers() -> list[tuple[str, str]]:
 
 
 def grade_example() -> list[tuple[str, str]]:
+    """One complete cs231n-a2 submission per profile, with the case bank cold (built during the run, in a fresh
+    folder) and warm (replayed): wall time, time inside the student's calls, and the harness's overhead as a
+    ratio of the student's time. Both example submissions: the looped one spends real time in its own code."""
+    import tempfile
+
     from graders import assignment
     from graders.examples import discover
-    from graders.grade import GradeOptions, grade
+    from graders.grade import PROFILES, GradeOptions, grade
 
-    examples = [e for e in discover() if e.name == "cs231n-correct-loops"]
-    if not examples:
-        return [("grade", "skipped: no cs231n-correct-loops example")]
-    walls, students = [], []
-    for _ in range(3):
-        report = grade(examples[0].submission, assignment.load("cs231n-a2"), GradeOptions(seed=0))
-        walls.append(report["duration_s"])
-        students.append(sum(f["student_s"] for f in report["functions"]))
-    best = int(np.argmin(walls))
-    wall, student = walls[best], students[best]
-    return [
-        ("grade complete cs231n-a2 submission (standard profile), wall", f"{wall:.2f} s"),
-        ("  of which inside student calls (student_s)", f"{student:.2f} s"),
-        ("  harness overhead (wall - student_s)", f"{wall - student:.2f} s ({(wall - student) / wall:.0%})"),
-    ]
+    cs231n = assignment.load("cs231n-a2")
+    rows: list[tuple[str, str]] = []
+    for name in ("cs231n-correct-loops", "cs231n-correct-vectorised"):
+        example = next((e for e in discover() if e.name == name), None)
+        if example is None:
+            rows.append((f"grade {name}", "skipped: no such example"))
+            continue
+        for profile in PROFILES:
+            with tempfile.TemporaryDirectory(prefix="nngrade-bench-bank-") as bank:
+                os.environ["NNGRADE_CASE_BANK"] = bank
+                runs = {}
+                for label in ("cold", "warm", "warm "):
+                    report = grade(example.submission, cs231n, GradeOptions(seed=0, profile=profile))
+                    runs[label] = (report["duration_s"], sum(f["student_s"] for f in report["functions"]))
+                os.environ.pop("NNGRADE_CASE_BANK")
+            cold = runs["cold"]
+            warm = min(runs["warm"], runs["warm "])
+            rows.append((f"grade {name}, {profile}: wall cold / warm bank",
+                         f"{cold[0]:.2f} s / {warm[0]:.2f} s"))
+            rows.append(("  inside student calls (warm) / overhead ratio (wall - student) / student",
+                         f"{warm[1]:.2f} s / {(warm[0] - warm[1]) / max(warm[1], 1e-9):.1f}"))
+    return rows
 
 
 THROUGHPUT_CLASS_SIZE = 40
@@ -268,8 +281,6 @@ THROUGHPUT_CLASS_SIZE = 40
 def make_class(root: Path, size: int) -> Path:
     """A class of ``size`` submissions: the example submissions in turn, each folder copy with its sources
     varied by a comment naming the student, so every entry has its own content hash."""
-    import shutil
-
     from graders.examples import discover
 
     examples = [e for e in discover() if e.assignment == "cs231n-a2"]
@@ -314,36 +325,43 @@ def throughput() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as tmp:
         class_dir = make_class(Path(tmp), THROUGHPUT_CLASS_SIZE)
         walls = {}
-        for jobs in (1, 2):
-            out = Path(tmp) / f"out{jobs}"
-            options = BatchOptions(profile="quick", jobs=jobs)
-            machine_before = _busy_cpu_s()
-            start = time.perf_counter()
-            with LocalExecutor(jobs) as executor:
-                result = run_batch(class_dir, out, options, executor=executor, progress=make_progress(quiet=True))
-            walls[jobs] = wall = time.perf_counter() - start
-            machine = (_busy_cpu_s() - machine_before) / wall
-            if result.failed:
-                raise SystemExit(f"throughput: entries failed: {result.failed}")
-            tasks = [float((OutputStore(out).manifest(o.entry) or {}).get("duration_s", 0.0))
-                     for o in result.outcomes]
-            rows += [
-                (
-                    f"batch of {THROUGHPUT_CLASS_SIZE} submissions (quick profile), --jobs {jobs}",
-                    f"{wall:.1f} s = {THROUGHPUT_CLASS_SIZE / wall * 60:.1f} submissions/min",
-                ),
-                (
-                    "  per entry (task time) / workers kept busy",
-                    f"{sum(tasks) / len(tasks):.2f} s / {sum(tasks) / (jobs * wall):.0%}",
-                ),
-                ("  machine CPU in use meanwhile (every process)", f"{machine:.2f} of {os.cpu_count()} cores"),
-            ]
-        books = [(Path(tmp) / f"out{jobs}" / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()
-                 for jobs in (1, 2)]
-        differing = [f"{a} | {b}" for a, b in zip(*books, strict=False) if a != b]
-        same = not differing and len(books[0]) == len(books[1])
-        rows.append(("parallel efficiency on 2 jobs, (t1 / t2) / 2", f"{walls[1] / walls[2] / 2:.0%}"))
-        rows.append(("gradebook identical for --jobs 1 and 2", "yes" if same else "NO: " + "; ".join(differing)))
+        for bank_state in ("cold", "warm"):
+            if bank_state == "cold":
+                os.environ["NNGRADE_CASE_BANK"] = str(Path(tmp) / "bank")
+            for jobs in (1, 2):
+                out = Path(tmp) / f"out-{bank_state}-{jobs}"
+                if bank_state == "cold":
+                    shutil.rmtree(Path(tmp) / "bank", ignore_errors=True)
+                options = BatchOptions(profile="quick", jobs=jobs)
+                machine_before = _busy_cpu_s()
+                start = time.perf_counter()
+                with LocalExecutor(jobs) as executor:
+                    result = run_batch(class_dir, out, options, executor=executor,
+                                       progress=make_progress(quiet=True))
+                walls[bank_state, jobs] = wall = time.perf_counter() - start
+                machine = (_busy_cpu_s() - machine_before) / wall
+                if result.failed:
+                    raise SystemExit(f"throughput: entries failed: {result.failed}")
+                tasks = [float((OutputStore(out).manifest(o.entry) or {}).get("duration_s", 0.0))
+                         for o in result.outcomes]
+                rows += [
+                    (
+                        f"batch of {THROUGHPUT_CLASS_SIZE} submissions (quick), --jobs {jobs}, bank {bank_state}",
+                        f"{wall:.1f} s = {THROUGHPUT_CLASS_SIZE / wall * 60:.1f} submissions/min",
+                    ),
+                    (
+                        "  per entry (task time) / workers kept busy / machine cores in use",
+                        f"{sum(tasks) / len(tasks):.2f} s / {sum(tasks) / (jobs * wall):.0%} / {machine:.2f} of "
+                        f"{os.cpu_count()}",
+                    ),
+                ]
+        os.environ.pop("NNGRADE_CASE_BANK", None)
+        books = {key: (Path(tmp) / f"out-{key[0]}-{key[1]}" / "gradebook.csv").read_text(encoding="utf-8-sig")
+                 for key in walls}
+        same = len(set(books.values())) == 1
+        rows.append(("parallel efficiency on 2 jobs, warm bank, (t1 / t2) / 2",
+                     f"{walls['warm', 1] / walls['warm', 2] / 2:.0%}"))
+        rows.append(("gradebook identical for --jobs 1 and 2, bank cold and warm", "yes" if same else "NO"))
     return rows
 
 
