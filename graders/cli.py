@@ -203,6 +203,20 @@ def _check_interpreter(python: str) -> None:
         raise click.UsageError(f"--python {python} cannot run the grading worker (it needs numpy): {last}")
 
 
+def _warn_if_one_submission(class_dir: Path, out_dir: Path, assignment_name: str) -> None:
+    """Say so, before grading, when the class folder looks like a single submission."""
+    from graders.batch.discover import ClassFolderError, discover, one_submission_warning
+
+    try:
+        entries = discover(class_dir, exclude=[out_dir]).entries
+    except ClassFolderError:
+        return  # run_batch says what is wrong
+    paths = [p for candidates in _load_assignment(assignment_name).modules.values() for p in candidates]
+    warning = one_submission_warning(class_dir, entries, paths)
+    if warning:
+        click.echo(f"warning: {one_line(warning)}", err=True)
+
+
 @main.command("batch")
 @click.argument("class_dir", type=click.Path(path_type=Path))
 @click.option(
@@ -273,6 +287,7 @@ def batch_command(
     folder per entry, gradebook.csv and summary.html. Exit status 3 when some entry could not be graded."""
     from graders.batch import BatchOptions, ClassFolderError, ExecutorError, OutputLocked, run_batch
     from graders.batch.progress import make_progress
+    from graders.batch.run import BatchInterrupted
 
     assignment_name = _absolute_if_file(assignment_name)
     _check_only(_load_assignment(assignment_name), only)
@@ -301,10 +316,16 @@ def batch_command(
     )
     if jobs is not None:
         options.jobs = jobs
+    _warn_if_one_submission(class_dir, out_dir, assignment_name)
     try:
         result = run_batch(class_dir, out_dir, options, progress=make_progress(quiet))
     except (ClassFolderError, OutputLocked, ExecutorError) as exc:
         raise click.UsageError(str(exc)) from None
+    except BatchInterrupted as interrupted:
+        done = interrupted.result
+        click.echo(f"interrupted: the entries graded so far are kept; {done.gradebook} and {done.summary} list "
+                   "them, marked incomplete; rerun with --resume to finish", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("interrupted: the entries graded so far are kept; rerun with --resume to finish", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -136,10 +136,15 @@ def habit_sentence(runs: Sequence[CaseRun], output: str) -> str | None:
 GENERIC = (habit_sentence, none_sentence, nan_sentence, shape_sentence, transposed_sentence, factor_sentence)
 
 
-def diagnose(spec: Spec, runs: Sequence[CaseRun], robust_runs: Sequence[CaseRun] = ()) -> list[str]:
+def diagnose(spec: Spec, runs: Sequence[CaseRun], robust_runs: Sequence[CaseRun] = (),
+             notes: list[str] | None = None) -> list[str]:
     """Every sentence that applies, spec-specific first, without repeats. The spec's own detectors see the
     robustness runs too (an overflow shows only at large scores); the generic ones only the main runs, whose
-    failures the main checks charge (a robustness failure already has its own sentence)."""
+    failures the main checks charge (a robustness failure already has its own sentence).
+
+    A detector that raises says nothing to the student (a grader's bug must not become their diagnosis), but
+    it is not silent either: a line goes into ``notes``, which the report keeps as the function's grader notes.
+    """
     everything = [*runs, *robust_runs]
     if not failing(everything):
         return []
@@ -148,8 +153,8 @@ def diagnose(spec: Spec, runs: Sequence[CaseRun], robust_runs: Sequence[CaseRun]
         try:
             if known.applies(everything):
                 sentences.append(known.sentence)
-        except Exception:  # a detector must never break grading; it just says nothing
-            continue
+        except Exception as exc:  # a detector must never break grading
+            _note(notes, f"diagnosis {known.name!r}", exc)
     if not failing(runs):
         return sentences
     for check in spec.checks:
@@ -159,8 +164,16 @@ def diagnose(spec: Spec, runs: Sequence[CaseRun], robust_runs: Sequence[CaseRun]
             for detector in GENERIC:
                 try:
                     sentence = detector(runs, output)
-                except Exception:
+                except Exception as exc:
+                    _note(notes, f"generic diagnosis {detector.__name__} on {output!r}", exc)
                     sentence = None
                 if sentence and sentence not in sentences:
                     sentences.append(sentence)
     return sentences
+
+
+def _note(notes: list[str] | None, what: str, exc: Exception) -> None:
+    if notes is not None:
+        line = f"{what} could not be evaluated ({type(exc).__name__}: {exc}); it was left out"
+        if line not in notes:
+            notes.append(line)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graders.checks import run_check
+from graders.module_problems import student_frames
 from graders.specs.base import Case, CaseRun, Spec, Verdict
 
 
@@ -16,7 +17,14 @@ def expected_outputs(spec: Spec, case: Case) -> dict[str, Any]:
 
 
 def error_text(error: Mapping[str, Any]) -> str:
-    return f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
+    """``TypeError: ...`` and, when the traceback passes through the student's own code, where: the last of
+    their frames (``at cs231n/layers.py, line 42: if x >= 0:``), so the report points at the line to fix."""
+    text = f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
+    frames = student_frames(str(error.get("traceback") or ""))
+    if frames:
+        where = frames[-1]
+        text += f" (at {where.file}, line {where.line}" + (f": {where.code})" if where.code else ")")
+    return text
 
 
 def judge(

@@ -15,10 +15,12 @@ from graders.assignment import GradedFunction
 from graders.diagnose import diagnose
 from graders.repro import jsonable, repro
 from graders.runner import FunctionOutcome, case_size
+from graders.small_values import small_values
 from graders.specs.base import CaseRun, Robustness, describe_case
 
 FAILED_STATUSES = ("timeout", "crashed", "error", "environment")
 UNJUDGED = "could not be judged"
+NOT_JUDGED = "not judged"
 
 
 def _judged(runs: list[CaseRun]) -> list[CaseRun]:
@@ -53,6 +55,9 @@ def check_entries(graded: GradedFunction, runs: list[CaseRun], minimal: CaseRun 
             entry["message"] = verdict.message
             if verdict.where is not None:
                 entry["where"] = {"label": verdict.where_label, "values": verdict.where}
+            values = small_values(check, shown)
+            if values is not None:
+                entry["values"] = values
         entries.append(entry)
     return entries
 
@@ -89,7 +94,7 @@ def robustness_entry(graded: GradedFunction, check: Robustness, outcome: Functio
                 message = f"{check.sentence} (on {describe(graded, run)}: {failing[0].message})"
                 break
     if not message and not working:
-        message = f"not judged: {graded.spec.name} fails its main checks, so its robustness earns nothing"
+        message = f"{NOT_JUDGED}: {graded.spec.name} fails its main checks, so its robustness earns nothing"
     passed = not message
     return {
         "name": check.check_name,
@@ -196,8 +201,12 @@ def function_report(
                 f"It raised {outcome.minimal.error} on {entry['counterexample']['description']}."
             )
     robust_runs = [r for runs in outcome.robust_runs.values() for r in runs if "*" not in r.verdicts]
-    entry["diagnosis"] += [d for d in diagnose(spec, outcome.runs, robust_runs) if d not in entry["diagnosis"]]
-    failed_robustness = {r["name"] for r in robust if not r["passed"]}
+    notes: list[str] = []
+    entry["diagnosis"] += [d for d in diagnose(spec, outcome.runs, robust_runs, notes) if d not in entry["diagnosis"]]
+    if notes:
+        entry["grader_notes"] = notes
+    # a robustness check that was not judged (the function fails its main checks) has no bug to explain
+    failed_robustness = {r["name"] for r in robust if not r["passed"] and not r["message"].startswith(NOT_JUDGED)}
     entry["diagnosis"] += [r.sentence for r in spec.robustness if r.check_name in failed_robustness]
     return entry
 
@@ -213,20 +222,27 @@ def note_dependencies(functions: list[dict[str, Any]], graded_functions: list[Gr
     """Point at the function to fix first: where a backward could not be judged because the forward it needs
     raised, and where a function that builds on another (a network on its layers) fails with it. A backward
     judged on its own (the hand-out's cache, finite differences of the student's forward) gets no such note:
-    its failures are its own."""
+    its failures are its own. A function that was not graded because its module did not import or was not
+    found (``blocked_by``) gets no note, and no note points at such a function: the report's ``problems`` say
+    what to fix first, once."""
     by_name = {f["name"]: f for f in functions}
     for graded in graded_functions:
         spec = graded.spec
         entry = by_name[spec.name]
+        if entry.get("blocked_by"):
+            continue
         unjudged = any(c["message"].startswith(UNJUDGED) for c in entry["checks"])
         independent = spec.handout_program is not None or spec.own_gradient is not None
-        if entry["status"] not in ("failed", "partial", "error") or (independent and not unjudged):
+        if entry["status"] not in ("failed", "partial", "error"):
             continue
-        for dependency in spec.depends_on:
+        # a backward judged on its own owes nothing to its forward; what a function calls (a sandwich its
+        # layers) it always builds on
+        needed = [] if independent and not unjudged else list(spec.depends_on)
+        for dependency in [*needed, *(d for d in spec.builds_on if d not in needed)]:
             other = by_name.get(dependency)
-            if other is None or other["status"] == "passed":
+            if other is None or other["status"] == "passed" or other.get("blocked_by"):
                 continue
-            if unjudged:
+            if unjudged and dependency in spec.depends_on:
                 note = (f"{dependency} (whose cache this function needs) raised on some cases, so {entry['name']} "
                         f"could not be judged there: fix {dependency} first.")
             else:

@@ -23,6 +23,7 @@ from graders.casebank import CaseBank
 from graders.checks import strict_shapes
 from graders.datasets import stage_data, stage_stand_ins
 from graders.function_report import function_report, note_dependencies
+from graders.module_problems import ProblemLog
 from graders.report.text import clean_strings
 from graders.runner import FunctionGrader, output_tail
 from graders.sandbox.process import Limits, WorkerCrashed, WorkerTimeout
@@ -77,6 +78,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}), no_data)
         warnings += stage_stand_ins(staged, assignment.data.get("stand_ins", {}))
         static_forbidden = _static_scan(staged, assignment)
+        problems = ProblemLog()
         hide = [str(Path(__file__).resolve().parents[1])]
         with SandboxSession(
             staged, assignment.forbidden_imports, options.python or assignment.python, options.limits, hide,
@@ -94,11 +96,13 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
                     deadline,
                     bank,
                     no_data,
+                    problems,
                 )
                 for graded in selected
             ]
             sandbox = session.describe()
             missing = session.load_report.stand_ins
+            warnings += cell_error_warnings(staged, session.load_report.modules)
     note_dependencies(functions, selected)
     if missing:
         warnings.append(missing_packages_warning(missing))
@@ -107,6 +111,13 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         warnings.append(
             f"the time budget of {options.budget_s:g} s ran out: {len(unreached)} function(s) were not graded "
             f"in time ({', '.join(unreached)}); the points earned before are kept (raise it with --budget)"
+        )
+    if staged.modules and functions and all(f["status"] == "missing" for f in functions):
+        shown = sorted({m.shown for m in staged.modules.values()})
+        warnings.append(
+            f"{', '.join(shown)} defines none of the functions graded here ({', '.join(f['name'] for f in functions)}):"
+            " is it the right file? The assignment expects "
+            + "; ".join(f"{k}: {' or '.join(v)}" for k, v in assignment.modules.items())
         )
     if not staged.modules:
         warnings.append(
@@ -122,9 +133,23 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         "max_score": round(sum(g.points for g in selected), 6),
         "duration_s": round(time.perf_counter() - started, 3),
         "warnings": warnings,
+        "problems": problems.entries(functions),
         "functions": functions,
         "sandbox": sandbox,
     })
+
+
+def cell_error_warnings(staged: Staged, modules: dict[str, dict[str, Any]]) -> list[str]:
+    """One warning per notebook cell that raised while the notebook was loaded (a data set it could not read,
+    a name from a cell that was not run): what the cell defines is missing, later cells ran without it."""
+    found = []
+    for key, info in modules.items():
+        located = staged.modules.get(key)
+        for cell, error in info.get("cell_errors", []):
+            name = located.shown if located else key
+            found.append(f"{name}: cell {cell} raised {error} when the notebook was loaded; whatever that cell "
+                         "defines is missing, and the cells after it ran without it")
+    return found
 
 
 def missing_packages_warning(names: list[str]) -> str:
@@ -158,6 +183,7 @@ def _grade_one(
     deadline: float | None = None,
     bank: CaseBank | None = None,
     no_data: set[str] | None = None,
+    problems: ProblemLog | None = None,
 ) -> dict[str, Any]:
     spec = graded.spec
     started = time.perf_counter()
@@ -165,7 +191,7 @@ def _grade_one(
         options.progress(spec.name)
     located = staged.modules.get(spec.module)
     dotted = {k: m.dotted for k, m in staged.modules.items()}
-    module_path = located.relpath if located else ""
+    module_path = located.shown if located else ""
 
     def early(status: str, message: str) -> dict[str, Any]:
         entry = function_report(
@@ -180,7 +206,9 @@ def _grade_one(
         return entry
 
     if located is None:
-        return early("missing", f"module file not found: looked for {' or '.join(candidates)} at any depth")
+        if problems is None:
+            return early("missing", f"module file not found: looked for {' or '.join(candidates)} at any depth")
+        return dict(early("missing", problems.missing_file(spec.module, candidates)), blocked_by=spec.module)
     if no_data and spec.module in no_data:
         return early("environment", "not graded: the grading machine lacks the data set this module reads (a "
                      "problem of the grading environment, not of the submission; see the report's warnings)")
@@ -194,7 +222,7 @@ def _grade_one(
     if banned:
         return early(
             "forbidden",
-            f"{located.relpath} imports {', '.join(sorted(set(banned)))}, which this "
+            f"{located.shown} imports {', '.join(sorted(set(banned)))}, which this "
             "assignment does not allow (NumPy only)",
         )
     try:
@@ -210,15 +238,17 @@ def _grade_one(
         if info.get("forbidden"):
             return early(
                 "forbidden",
-                f"importing {staged.modules[module_key].relpath} tried to import "
+                f"importing {staged.modules[module_key].shown} tried to import "
                 f"{', '.join(sorted(set(info['forbidden'])))}, which this assignment does not allow (NumPy only)",
             )
         if not info.get("ok"):
-            return early(
-                "error", f"importing {staged.modules[module_key].relpath} failed:\n{info.get('error', '')}"
-            )
+            relpath = staged.modules[module_key].shown
+            if problems is None:
+                return early("error", f"importing {relpath} failed:\n{info.get('error', '')}")
+            said = problems.import_failed(module_key, relpath, info.get("error") or "", info.get("type") or "")
+            return dict(early("error", said), blocked_by=module_key)
         if name not in session.load_report.names(module_key):
-            return early("missing", f"{name} is not defined in {staged.modules[module_key].relpath}")
+            return early("missing", f"{name} is not defined in {staged.modules[module_key].shown}")
     outcome = FunctionGrader(session, spec, profile, options.seed, deadline, bank).run_all()
     entry = function_report(graded, module_path, outcome, dotted=dotted, duration_s=time.perf_counter() - started)
     if outcome.status == "timeout" and deadline is not None and time.monotonic() >= deadline:

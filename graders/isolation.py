@@ -22,7 +22,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import graders
@@ -60,17 +60,47 @@ def private_folder(prefix: str) -> Path:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a folder whatever a worker left in it (read-only folders included); missing is fine."""
+    """Remove a folder whatever a worker left in it (read-only folders included); missing is fine.
+
+    What a failed removal makes writable is only ever a folder inside ``path``, opened without following a
+    link: never the folder that holds ``path`` (chmod 0700 on /tmp would lock every other user out of it) and
+    never what a link left by the student points to (a link to /etc/shadow must not have its target chmodded
+    by a root grader)."""
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=writable_inside(Path(path)))
+
+
+def writable_inside(root: Path) -> Callable[[object, str, object], None]:
+    """``shutil.rmtree``'s error handler for :func:`remove_tree`: make the folder holding ``target`` (and
+    ``target``, if it is a folder) writable when inside ``root``, then retry the removal."""
+    top = os.path.abspath(root)
+
+    def inside(candidate: str) -> bool:
+        candidate = os.path.abspath(candidate)
+        return candidate != top and os.path.commonpath([top, candidate]) == top
 
     def make_writable(function: object, target: str, _exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
+        for folder in (os.path.dirname(target), target):
+            if folder == top or inside(folder):
+                _chmod_folder(folder)
         with contextlib.suppress(OSError):
             if os.path.isdir(target) and not os.path.islink(target):
                 shutil.rmtree(target, ignore_errors=True)
             else:
                 os.unlink(target)
 
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=make_writable)
+    return make_writable
+
+
+def _chmod_folder(folder: str) -> None:
+    """chmod u+rwx a folder, only if it is one (a link or a file is left as it is)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        os.fchmod(fd, stat.S_IRWXU)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

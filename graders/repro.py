@@ -19,11 +19,14 @@ from graders.specs.program import (
     Func,
     Input,
     Item,
+    Pack,
     Program,
     Result,
     Slice,
     functions_called,
+    inputs_used,
 )
+from graders.specs.strategies import recipe_of
 
 MAX_LITERAL = 4000
 SUPPORT_MODULE = "nngrade_support"
@@ -42,7 +45,11 @@ def compare(name, got, expected):
 def literal(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.size > MAX_LITERAL:
-            return f"np.zeros({value.shape!r})  # too large to print ({value.size} entries)"
+            recipe = recipe_of(value)
+            if recipe is not None:  # the generator call that drew it, checked to rebuild it exactly
+                return recipe
+            return (f"np.zeros({value.shape!r})  # too large to print ({value.size} entries); the grader's values "
+                    "were not of a recorded generator: zeros stand in for them here")
         return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in value.items()) + "}"
@@ -68,7 +75,11 @@ def jsonable(value: Any) -> Any:
     """Case inputs for report.json: arrays as nested lists (small ones only)."""
     if isinstance(value, np.ndarray):
         if value.size > MAX_LITERAL:
-            return {"shape": list(value.shape), "dtype": value.dtype.name, "omitted": True}
+            omitted: dict[str, Any] = {"shape": list(value.shape), "dtype": value.dtype.name, "omitted": True}
+            recipe = recipe_of(value)
+            if recipe is not None:
+                omitted["recipe"] = recipe
+            return omitted
         return value.tolist()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -94,16 +105,43 @@ def _expr(e: Expr) -> str:
         return f"{_expr(e.of)}[{'' if e.start is None else e.start}:{'' if e.stop is None else e.stop}]"
     if isinstance(e, Const):
         return repr(e.value)
+    if isinstance(e, Pack):
+        return "(" + "".join(f"{_expr(item)}, " for item in e.items).rstrip(" ") + ")"
     raise TypeError(e)
+
+
+def _import_path_lines(dotted: Mapping[str, str], modules: set[str]) -> list[str]:
+    """Lines that put the submission's top folder on sys.path when a module lives in a package (cs231n/...):
+    found from the current folder or any folder above it, so the script runs from anywhere inside the
+    submission, as a file or in a notebook cell."""
+    packaged = sorted({dotted[m] for m in modules if "." in dotted.get(m, "")})
+    if not packaged:
+        return []
+    marker = packaged[0].replace(".", "/") + ".py"
+    return [
+        "import pathlib",
+        "import sys",
+        "",
+        f"# the folder that holds {marker}: here or a folder above",
+        "sys.path.insert(0, str(next(folder for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]",
+        f"                          if (folder / {marker!r}).is_file())))",
+    ]
+
+
+HOW_TO_RUN = ("# Reproduces the failing case: save it as repro.py in your submission's folder and run python repro.py "
+              "there,\n# or paste it into a notebook cell opened in that folder.")
 
 
 def repro(
     program: Program, case: Case, dotted: Mapping[str, str], expected: Mapping[str, Any] | None = None
 ) -> str:
-    """Python source that rebuilds the case and repeats the program's calls against the student's modules."""
-    lines = ["import numpy as np"]
+    """Python source that rebuilds the case and repeats the program's calls against the student's modules.
+    It starts with a sentence saying how to run it, defines only the inputs the calls read, and finds the
+    submission's top folder itself where the modules live in a package."""
+    called = functions_called(program)
+    lines = [HOW_TO_RUN, *_import_path_lines(dotted, {module for module, _ in called}), "import numpy as np"]
     support_used = False
-    for module, name in sorted(functions_called(program)):
+    for module, name in sorted(called):
         if module == SUPPORT_MODULE:
             support_used = True
             continue
@@ -114,8 +152,10 @@ def repro(
     if expected:
         lines += COMPARE_HELPER.splitlines()
     lines.append("")
+    used = inputs_used(program)
     for key, value in case.items():
-        lines.append(f"{key} = {literal(value)}")
+        if key in used:
+            lines.append(f"{key} = {literal(value)}")
     for step in program.steps:
         if isinstance(step, Call):
             args = [_expr(a) for a in step.args] + [f"{k}={_expr(v)}" for k, v in step.kwargs]
@@ -123,7 +163,8 @@ def repro(
         elif isinstance(step, Assign):
             lines.append(f"{_expr(step.target)}[...] = {_expr(step.value)}")
     for name, expr in program.outputs.items():
-        lines.append(f"{name} = {_expr(expr)}")
+        if _expr(expr) != name:  # an output that is already a variable of the script needs no line
+            lines.append(f"{name} = {_expr(expr)}")
     if expected:
         lines.append("")
         for name, value in expected.items():

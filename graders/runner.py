@@ -25,7 +25,7 @@ from graders.casebank import Banked, CaseBank, engine_settings, property_example
 from graders.evaluate import expected_outputs, judge
 from graders.sandbox.process import WorkerCrashed, WorkerTimeout
 from graders.sandbox.session import Call, RunReply, SandboxSession
-from graders.specs.base import Case, CaseRun, Robustness, Spec, Verdict, describe_case
+from graders.specs.base import Case, CaseRun, ErrorCase, Robustness, Spec, Verdict, describe_case
 from graders.specs.program import Program, setup_steps
 
 MAIN = "main"
@@ -285,9 +285,31 @@ class FunctionGrader:
                 self._keep_first_failure(run)
             for check in spec.robustness:
                 self.run_robustness(check, banked)
+            for error in spec.errors:
+                if error.handout_raises:
+                    self.check_rejects(error)
         except _Abort:
             pass
         return self.outcome
+
+    def check_rejects(self, error: ErrorCase) -> None:
+        """An input the hand-out's own skeleton rejects (batch norm's mode): a function that accepts it gets a
+        warning, never a lost point (validation is not what the assignment grades). A call that times out or
+        crashes here says nothing either way."""
+        case = copy.deepcopy(error.inputs)
+        program = self.spec.program(case)
+        try:
+            reply = self.session.run_program(program, case, None, (), timeout=self.call_timeout())
+        except (WorkerTimeout, WorkerCrashed, BudgetSpent):
+            return
+        step = None if reply.error is None else reply.error.get("step")
+        if step in setup_steps(program):
+            return  # another function (the forward this one needs) rejected it first: nothing to say
+        if reply.error is None or step == "outputs":
+            self.outcome.warnings.append(
+                f"{self.spec.name} accepts an input the hand-out's skeleton rejects ({error.description.rstrip('.')}):"
+                f" the skeleton raises {error.error.__name__} there, and so should yours (this costs no points)"
+            )
 
     def banked(self) -> Banked | None:
         """This function's banked cases and answers (built now when the bank does not have them yet)."""

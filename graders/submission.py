@@ -112,6 +112,12 @@ class LocatedModule:
     relpath: str  # path of the module file inside the staged folder
     dotted: str  # the name to import it by
     import_root: str  # folder (relative to the staged folder) to put on sys.path
+    handed_in: str = ""  # the file as the student named it (dan.ipynb for a staged dan.py); relpath if empty
+
+    @property
+    def shown(self) -> str:
+        """The name messages use: the file as handed in."""
+        return self.handed_in or self.relpath
 
 
 @dataclass
@@ -248,6 +254,8 @@ class _Staging:
     listed: int = 0
     stopped: str | None = None
     too_deep: dict[str, None] = field(default_factory=dict)  # folders skipped as too deep, in order met
+    #: staged module path -> the notebook it was converted from, so messages name the file as handed in
+    notebooks: dict[str, str] = field(default_factory=dict)
 
     def skip(self, relpath: str, why: str) -> None:
         self.warnings.append(f"{_shown(relpath)} {why}, so it was not staged")
@@ -302,6 +310,7 @@ class _Staging:
             target = target.with_suffix(".py")
             if target.exists():
                 return  # a .py of the same name wins over the notebook
+            self.notebooks[target.relative_to(self.dest).as_posix()] = _shown(relpath)
             data = source.encode("utf-8", "backslashreplace")  # every cell was parsed: this replaces nothing
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -583,7 +592,10 @@ def _copy_file(source: Path, top: Path, staging: _Staging) -> None:
         data = _read_opened(_open_top(top), MAX_TOTAL_BYTES, hard_links_allowed=True)
     except _Skipped as skip:
         raise SubmissionError(f"{source} {skip}") from None
-    staging.write(importable_name(source.stem) + source.suffix, data, whole=True)
+    staged = importable_name(source.stem)
+    staging.write(staged + source.suffix, data, whole=True)
+    if source.suffix == ".ipynb" and f"{staged}.py" in staging.notebooks:
+        staging.notebooks[f"{staged}.py"] = _shown(source.name)
 
 
 def _copy(source: Path, dest: Path) -> _Staging:
@@ -612,16 +624,19 @@ def copy_sources(source: Path, dest: Path) -> list[str]:
     return _copy(source, dest).warnings
 
 
-def locate(dest: Path, wanted: Mapping[str, Sequence[str]]) -> dict[str, LocatedModule]:
+def locate(dest: Path, wanted: Mapping[str, Sequence[str]],
+           notebooks: Mapping[str, str] | None = None) -> dict[str, LocatedModule]:
     """Find each module key's file: the shallowest file whose path ends with one of its candidate paths.
 
-    A submission of a single module file (or notebook) provides every key.
+    A submission of a single module file (or notebook) provides every key. ``notebooks`` maps a staged module
+    to the notebook it came from (its name as handed in).
     """
+    origins = notebooks or {}
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.py"))
     found: dict[str, LocatedModule] = {}
     if len(files) == 1 and "/" not in files[0]:
         only = files[0]
-        return {key: LocatedModule(key, only, only[:-3], ".") for key in wanted}
+        return {key: LocatedModule(key, only, only[:-3], ".", origins.get(only, "")) for key in wanted}
     for key, candidates in wanted.items():
         matches = []
         for candidate in candidates:
@@ -633,7 +648,7 @@ def locate(dest: Path, wanted: Mapping[str, Sequence[str]]) -> dict[str, Located
         _, _, rel, candidate = min(matches)
         root = rel[: len(rel) - len(candidate)].rstrip("/") or "."
         dotted = candidate[:-3].replace("/", ".")
-        found[key] = LocatedModule(key, rel, dotted, root)
+        found[key] = LocatedModule(key, rel, dotted, root, origins.get(rel, ""))
     return found
 
 
@@ -646,7 +661,7 @@ def stage(source: Path, dest: Path, wanted: Mapping[str, Sequence[str]]) -> Stag
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     staging = _copy(source, dest)
-    modules = locate(dest, wanted)
+    modules = locate(dest, wanted, staging.notebooks)
     if staging.stopped and wanted and not modules:
         looked_for = ", ".join(candidates[0] for candidates in wanted.values() if candidates)
         raise SubmissionError(

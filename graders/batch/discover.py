@@ -161,3 +161,23 @@ def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
         taken.add(name.casefold())
         entries.append(Entry(name, path))
     return Discovery(entries, ignored)
+
+
+def one_submission_warning(class_dir: Path, entries: Sequence[Entry], module_paths: Sequence[str]) -> str | None:
+    """A warning when ``class_dir`` looks like one student's submission rather than a folder of them: it holds
+    one of the assignment's module files itself (``cs231n/layers.py``), or its only entry does
+    (``assignment2/cs231n/layers.py``). Batch would then grade the submission's folders as students."""
+    def holds(folder: Path) -> str | None:
+        return next((m for m in module_paths if (folder / m).is_file() and not (folder / m).is_symlink()), None)
+
+    found = holds(class_dir)
+    if found:
+        return (f"{class_dir} itself holds {found}: it looks like one submission, not a class folder of one "
+                "entry per student; grade it with `nngrade grade`, or give the folder that holds the submissions")
+    folders = [e for e in entries if e.path.is_dir()]
+    if len(entries) == 1 and folders:
+        found = holds(folders[0].path)
+        if found:
+            return (f"{class_dir} has a single entry, {folders[0].source}, which holds {found}: if that is one "
+                    "student's submission, `nngrade grade` grades it; batch expects one entry per student")
+    return None

@@ -7,11 +7,15 @@ from typing import Any
 
 from graders.report.text import clean_text, one_line
 
+#: The status of an entry an interrupted batch did not get to (no grade; ``--resume`` grades it).
+PENDING = "pending"
+
 
 @dataclass(frozen=True)
 class EntryOutcome:
-    """``status`` is "graded", "unreadable" (graded as all-missing) or "failed" (no grade: see ``error``);
-    ``report`` is the entry's report.json (None when failed); ``reused`` when --resume kept an earlier grade."""
+    """``status`` is "graded", "unreadable" (graded as all-missing), "failed" (no grade: see ``error``) or
+    "pending" (not graded: the batch was interrupted first); ``report`` is the entry's report.json (None when
+    failed or pending); ``reused`` when --resume kept an earlier grade."""
 
     entry: str
     source: str

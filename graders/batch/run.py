@@ -9,8 +9,10 @@ Order of events, and why it survives a kill at any moment:
 3. Grade the others on the executor; as each result arrives, commit it (report files, then the manifest).
    Only committed entries count as done, so a kill loses at most the entries in flight, and those are
    graded again on resume; nothing committed is graded again.
-4. Rebuild gradebook.csv and summary.html from the committed reports of the class's current entries, each
-   written atomically.
+4. Rebuild gradebook.csv (and gradebook.jsonl) and summary.html from the committed reports of the class's
+   current entries, each written atomically. Interrupted (Ctrl-C, SIGINT) they are still written, for what
+   was graded, marked incomplete (the entries not reached are ``pending``); then :class:`BatchInterrupted`
+   is raised.
 
 Debugging aid: when the environment variable ``NNGRADE_BATCH_LOG`` names a file, one line
 ``<entry>\\t<status>\\t<content hash>`` is appended to it for each entry this run graded (after its commit),
@@ -30,7 +32,7 @@ from graders.batch.discover import Entry, discover
 from graders.batch.executors import DEFAULT_ENTRY_TIMEOUT_S, DaskExecutor, Executor, LocalExecutor
 from graders.batch.gradebook import write_gradebook
 from graders.batch.hashing import assignment_fingerprint, content_hash, grader_version
-from graders.batch.outcome import EntryOutcome
+from graders.batch.outcome import PENDING, EntryOutcome
 from graders.batch.progress import BatchProgress, PlainProgress
 from graders.batch.store import OutputStore
 from graders.batch.summary import summarise, write_summary
@@ -79,10 +81,20 @@ class BatchResult:
     ignored: list[str]  # files of the class folder that are not submissions
     gradebook: Path
     summary: Path
+    #: the batch was interrupted: entries it did not reach are ``pending`` in the gradebook and summary
+    interrupted: bool = False
 
     @property
     def complete(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.interrupted
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch, raised after the gradebook and summary of what was graded were written."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__("the batch was interrupted")
+        self.result = result
 
 
 def make_executor(options: BatchOptions) -> Executor:
@@ -181,6 +193,7 @@ class _Batch:
             ]
             own = executor is None
             runner = executor if executor is not None else make_executor(self.options)
+            interrupted = False
             try:
                 self.progress.start(len(entries), len(tasks), runner.description)
                 for name, manifest in kept.items():
@@ -197,11 +210,16 @@ class _Batch:
                     self.commit(result)
                 for name in sorted(pending):
                     self.commit(Result(name, FAILED, error="no result came back from the executor"))
+            except KeyboardInterrupt:
+                interrupted = True
             finally:
                 self.progress.close()
                 if own:
                     runner.close()
-            return self.finish()
+            finished = self.finish(interrupted)
+            if interrupted:
+                raise BatchInterrupted(finished)
+            return finished
 
     def _unattributable(self, text: object, pending: set[str], exc: ValueError) -> None:
         """A malformed result: fail its entry if it names one, otherwise it stays pending (and fails)."""
@@ -213,8 +231,10 @@ class _Batch:
             pending.discard(entry)
             self.commit(Result(entry, FAILED, error=f"malformed result from the grading worker: {exc}"))
 
-    def finish(self) -> BatchResult:
-        ordered = [self.outcomes[e.name] for e in self.discovery.entries]
+    def finish(self, interrupted: bool = False) -> BatchResult:
+        not_reached = "not graded: the batch was interrupted first (nngrade batch --resume grades it)"
+        ordered = [self.outcomes.get(e.name) or EntryOutcome(e.name, e.source, PENDING, error=not_reached)
+                   for e in self.discovery.entries]
         function_max = {g.spec.name: g.points for g in self.assignment.functions}
         gradebook = self.store.root / GRADEBOOK
         summary_path = self.store.root / SUMMARY
@@ -230,6 +250,7 @@ class _Batch:
             ignored=self.discovery.ignored,
             gradebook=gradebook,
             summary=summary_path,
+            interrupted=interrupted,
         )
 
 

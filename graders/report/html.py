@@ -8,6 +8,7 @@ ever let markup through, the policy forbids scripts and any resource that is not
 from __future__ import annotations
 
 from graders.report.heatmap import heatmap_png, png_data_uri
+from graders.report.plaintext import DIFFERS_MARK, value_text, values_caption
 from graders.report.templating import render_template
 from graders.report.text import format_number, format_points, format_seconds
 from graders.report.view import STATUS_MEANINGS, CheckView, ReportView
@@ -19,9 +20,11 @@ def status_class(status: str) -> str:
 
 
 def heatmap_uri(check: CheckView) -> str | None:
-    if check.where is None:
+    """The heat map of a check's where-map, or None: no map, or the array is small enough that its numbers
+    are shown instead (graders/small_values.py)."""
+    if check.picture is None:
         return None
-    return png_data_uri(heatmap_png(check.where.values, check.where.label))
+    return png_data_uri(heatmap_png(check.picture.values, check.picture.label))
 
 
 def render_html(view: ReportView) -> str:
@@ -33,7 +36,10 @@ def render_html(view: ReportView) -> str:
             "number": format_number,
             "seconds": format_seconds,
             "status_class": status_class,
+            "value": value_text,
         },
         report=view,
         heatmap_uri=heatmap_uri,
+        values_caption=values_caption,
+        differs_mark=DIFFERS_MARK,
     )

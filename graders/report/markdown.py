@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from graders.report.plaintext import where_grid
+from graders.report.plaintext import values_caption, values_table, where_grid
 from graders.report.templating import render_template
 from graders.report.text import format_number, format_points, format_seconds, one_line
 from graders.report.view import ReportView
@@ -67,4 +67,6 @@ def render_markdown(view: ReportView) -> str:
         },
         report=view,
         where_grid=where_grid,
+        values_table=values_table,
+        values_caption=values_caption,
     )

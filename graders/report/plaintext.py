@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 
 from graders.report.text import format_number, format_points
-from graders.report.view import CheckView, FunctionView, ReportView, WhereView
+from graders.report.view import CheckView, FunctionView, ReportView, ValuesView, WhereView
 
 GRID_MAX_SIDE = 32  # larger maps are left to the HTML heat map; a 64-wide text grid wraps badly
 GRID_RELATIVE_THRESHOLD = 1e-3  # a cell "differs" when its value is at least this fraction of the largest
@@ -34,6 +34,34 @@ def where_grid(where: WhereView) -> str | None:
     return "\n".join(rows) + "\n" + legend
 
 
+DIFFERS_MARK = "✗"
+
+
+def value_text(value: float) -> str:
+    """A number with six significant digits ("nan", "inf" spelled out): enough to see a wrong entry."""
+    return f"{value:.6g}"
+
+
+def values_caption(values: ValuesView) -> str:
+    shape = "x".join(str(n) for n in values.shape) or "scalar"
+    return (f"{values.output} ({shape}): expected, got and difference; {DIFFERS_MARK} marks the "
+            f"{values.differing} entr{'y' if values.differing == 1 else 'ies'} outside the tolerance "
+            f"(atol {values.atol:g}, rtol {values.rtol:g})")
+
+
+def values_table(values: ValuesView) -> str:
+    """The small array as aligned columns: index, expected, got, difference, and a mark where it differs."""
+    header = ("index", "expected", "got", "difference")
+    rows = [(row.index, value_text(row.expected), value_text(row.got), value_text(row.difference),
+             DIFFERS_MARK if row.differs else "") for row in values.rows]
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    lines = [f"{header[0]:<{widths[0]}}  " + "  ".join(f"{header[i]:>{widths[i]}}" for i in range(1, 4))]
+    for row in rows:
+        line = f"{row[0]:<{widths[0]}}  " + "  ".join(f"{row[i]:>{widths[i]}}" for i in range(1, 4))
+        lines.append((line + "  " + row[4]).rstrip())
+    return "\n".join(lines)
+
+
 def _indent(text: str, prefix: str = "    ") -> str:
     return textwrap.indent(text, prefix, predicate=lambda line: True)
 
@@ -47,6 +75,9 @@ def _check_lines(check: CheckView) -> list[str]:
     cases = f", {check.cases} cases" if check.cases else ""
     points = format_points(check.score, check.max_score)
     lines = [_bullet(f"{check.name} ({points}{cases}): {check.message}".rstrip())]
+    if check.values is not None:
+        lines += [f"    {values_caption(check.values)}:", _indent(values_table(check.values), "      ")]
+        return lines
     grid = where_grid(check.where) if check.where is not None else None
     if check.where is not None and grid is not None:
         title = f"where it differs ({check.where.label}):" if check.where.label else "where it differs:"
@@ -81,8 +112,19 @@ def explain_function(function: FunctionView) -> str:
     return "\n".join(lines)
 
 
+def problems_plain(view: ReportView) -> str:
+    """The module-level problems as text: each one's sentence, then the student's traceback indented."""
+    lines = []
+    for problem in view.problems:
+        lines.append(f"Problem: {problem.sentence}")
+        if problem.traceback and not problem.caused_by:
+            lines.append(_indent(problem.traceback))
+    return "\n".join(lines)
+
+
 def summarize(view: ReportView) -> str:
-    """A few lines about the whole submission: total, how many functions passed, report-level warnings."""
+    """A few lines about the whole submission: total, how many functions passed, module-level problems,
+    report-level warnings."""
     total = len(view.functions)
     passed = view.count("passed")
     others = sorted({function.status for function in view.functions} - {"passed"})
@@ -91,5 +133,7 @@ def summarize(view: ReportView) -> str:
         f"{view.assignment}: {format_points(view.score, view.max_score)} points; "
         f"{passed} of {total} functions passed" + (f" ({breakdown})" if breakdown else "") + "."
     ]
+    if view.problems:
+        lines.append(problems_plain(view))
     lines += ["Warning: " + warning.replace("\n", "\n  ") for warning in view.warnings]
     return "\n".join(lines)

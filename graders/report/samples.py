@@ -31,6 +31,24 @@ def passed_function() -> dict[str, Any]:
     }
 
 
+IN_PLACE_WARNING = ("relu_backward modified its input 'dout' in place: the caller's array changed. It costs no "
+                    "points here, but copy before writing.")
+STAND_IN_WARNING = "im2col_cython is a compiled extension; the grader's NumPy stand-in was used for it."
+
+
+def passed_function_with_warning() -> dict[str, Any]:
+    """A function that earned every point and still carries a warning (an input modified in place)."""
+    return {
+        "name": "relu_backward", "module": "cs231n/layers.py", "score": 1.0, "max_score": 1.0,
+        "status": "passed",
+        "checks": [
+            {"name": "dx", "passed": True, "score": 1.0, "max_score": 1.0, "cases": 30, "message": ""},
+        ],
+        "counterexample": None, "diagnosis": [], "warnings": [IN_PLACE_WARNING], "duration_s": 0.1,
+        "student_s": 0.01,
+    }
+
+
 def partial_function_with_where() -> dict[str, Any]:
     return {
         "name": "conv_backward_naive", "module": "cs231n/layers.py", "score": 2.0, "max_score": 3.0,
@@ -53,6 +71,19 @@ def partial_function_with_where() -> dict[str, Any]:
                       "without cropping the padding."],
         "warnings": ["dout was modified in place"], "duration_s": 0.4, "student_s": 0.1,
     }
+
+
+def partial_function_with_values() -> dict[str, Any]:
+    """A failing check on a 1x3 array: its numbers (``values``) are shown, not a heat map of its where-map."""
+    function = partial_function_with_where()
+    function["name"] = "max_pool_backward_naive"
+    function["checks"][0].update(
+        message="dx differs at index (0, 1): expected 0.12573, got -0 (atol 1e-09, rtol 1e-07); 1 of 3 entries differ",
+        where={"label": "max |dx - expected|", "values": [[0.0, 0.12573, 0.0]]},
+        values={"output": "dx", "shape": [1, 3], "expected": [0.0, 0.12573, -0.132105], "got": [0.0, -0.0, -0.132105],
+                "differs": [False, True, False], "atol": 1e-9, "rtol": 1e-7},
+    )
+    return function
 
 
 def missing_function() -> dict[str, Any]:
@@ -84,6 +115,41 @@ def error_function() -> dict[str, Any]:
         "diagnosis": ["The call did not return within 10 s."], "warnings": [], "duration_s": 10.0,
         "student_s": 10.0,
     }
+
+
+SYNTAX_TRACEBACK = ('  File "cs231n/layers.py", line 23\n    x = (1 +\n        ^\n'
+                    "SyntaxError: '(' was never closed")
+NOT_GRADED = ("not graded: importing cs231n/layers.py failed (SyntaxError: '(' was never closed, line 23); see "
+              "Problems at the top of the report")
+
+
+def blocked_function(name: str = "affine_backward", checks: tuple[str, ...] = ("dx", "dw", "db")
+                     ) -> dict[str, Any]:
+    """A function not graded because its module did not import (report.json's ``blocked_by``)."""
+    return {
+        "name": name, "module": "cs231n/layers.py", "score": 0.0, "max_score": float(len(checks)),
+        "status": "error", "blocked_by": "layers",
+        "checks": [{"name": check, "passed": False, "score": 0.0, "max_score": 1.0, "cases": 0,
+                    "message": NOT_GRADED} for check in checks],
+        "counterexample": None, "diagnosis": [NOT_GRADED], "warnings": [], "duration_s": 0.0, "student_s": 0.0,
+    }
+
+
+def module_problem_report() -> dict[str, Any]:
+    """layers.py has a syntax error (two functions not graded); layer_utils.py fails because it imports it."""
+    report = make_report([blocked_function("affine_forward", ("out",)), blocked_function(),
+                          dict(blocked_function("affine_relu_forward", ("out",)), blocked_by="layer_utils")])
+    report["problems"] = [
+        {"module": "layers", "module_file": "cs231n/layers.py", "kind": "import", "file": "cs231n/layers.py",
+         "line": 23, "code": "x = (1 +", "message": "SyntaxError: '(' was never closed",
+         "traceback": SYNTAX_TRACEBACK, "functions": ["affine_forward", "affine_backward"]},
+        {"module": "layer_utils", "module_file": "cs231n/layer_utils.py", "kind": "import",
+         "file": "cs231n/layers.py", "line": 23, "code": "x = (1 +", "message": "SyntaxError: '(' was never closed",
+         "traceback": '  File "cs231n/layer_utils.py", line 1, in <module>\n    from .layers import *\n'
+                      + SYNTAX_TRACEBACK,
+         "functions": ["affine_relu_forward"], "caused_by": "layers"},
+    ]
+    return report
 
 
 def make_report(functions: list[dict[str, Any]], warnings: list[str] | None = None) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 WHY ``Text`` objects for every cell: rich parses plain strings as console markup, so a function or
 status name such as ``[red]`` or ``[link=...]`` coming from a report would be interpreted. ``Text`` is
 shown verbatim.
+
+Module-level problems (a module that did not import or was not found) are printed once above the table, the
+student's traceback indented as it is (monospace on any terminal), so the first thing read is what to fix.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graders.report.text import format_number, format_seconds
-from graders.report.view import build_view
+from graders.report.view import ReportView, build_view
 
 #: Width of plain (non-terminal) output: wide enough that no table cell is folded inside a name.
 PLAIN_WIDTH = 200
@@ -69,7 +72,23 @@ def score_table(report: Mapping[str, Any]) -> Table:
     return table
 
 
+def problems_text(view: ReportView) -> Text | None:
+    """The report's module-level problems as text (None when there are none)."""
+    if not view.problems:
+        return None
+    text = Text("Problems:\n", style="bold red")
+    for problem in view.problems:
+        text.append(f"  {problem.sentence}\n")
+        if problem.traceback and not problem.caused_by:
+            text.append("".join(f"    {line}\n" for line in problem.traceback.splitlines()))
+    return text
+
+
 def render_terminal_table(report: Mapping[str, Any], console: Console | None = None) -> None:
-    """Print :func:`score_table` to ``console`` (a new stdout console when None). On a non-terminal
-    console rich prints the same table as plain text without colours."""
-    (console if console is not None else output_console()).print(score_table(report))
+    """Print the module-level problems, if any, then :func:`score_table` to ``console`` (a new stdout
+    console when None). On a non-terminal console rich prints the same as plain text without colours."""
+    console = console if console is not None else output_console()
+    problems = problems_text(build_view(report))
+    if problems is not None:
+        console.print(problems, soft_wrap=True)
+    console.print(score_table(report))

@@ -86,7 +86,8 @@ def examine(python: str | None = None) -> Diagnosis:
     except layers.SandboxUnavailable as exc:
         return Diagnosis(None, error=str(exc))
     diagnosis = Diagnosis(plan)
-    home = Path(tempfile.mkdtemp(prefix="nngrade-doctor-", dir="/tmp" if plan.uid else None))
+    base = privileges.reachable_base() if plan.uid else None
+    home = Path(tempfile.mkdtemp(prefix="nngrade-doctor-", dir=base))
     outside = Path(tempfile.mkdtemp(prefix="nngrade-doctor-outside-"))
     try:
         (outside / "secret.txt").write_text("grader's file")

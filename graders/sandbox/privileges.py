@@ -131,6 +131,18 @@ def reachable_by_others(path: Path) -> bool:
     return True
 
 
+#: Where a folder for a worker running as another uid may go, in order of preference.
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def reachable_base() -> Path | None:
+    """The first system temporary folder an unprivileged uid can walk down to (None when there is none)."""
+    for base in SHARED_TEMPORARY:
+        if os.path.isdir(base) and reachable_by_others(Path(base)):
+            return Path(base)
+    return None
+
+
 def drop_to(uid: int, processes: int) -> None:
     """Runs in the forked child before exec: become ``uid`` (and gid ``uid``, no supplementary groups) for
     good, with at most ``processes`` processes and threads, and die with the grader."""

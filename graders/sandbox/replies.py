@@ -62,7 +62,8 @@ def hello(reply: Any) -> dict[str, Any]:
 
 
 def load(reply: Any, requested: Mapping[str, str]) -> dict[str, Any]:
-    """{"modules": {key: {"ok": bool, "names": [str], "error": str, "type": str, "forbidden": [str]}},
+    """{"modules": {key: {"ok": bool, "names": [str], "error": str, "type": str, "forbidden": [str],
+    "cell_errors": [[int, str]]}},
     "forbidden": [str], "stand_ins": [str]}; keys the parent did not ask for are dropped."""
     reply = mapping(reply, "the load reply")
     modules = mapping(reply.get("modules", {}), "modules")
@@ -80,9 +81,28 @@ def load(reply: Any, requested: Mapping[str, str]) -> dict[str, Any]:
             "error": optional_text(info.get("error"), f"modules.{key}.error"),
             "type": optional_text(info.get("type"), f"modules.{key}.type", 100),
             "forbidden": texts(info.get("forbidden"), f"modules.{key}.forbidden"),
+            "cell_errors": cell_errors(info.get("cell_errors"), f"modules.{key}.cell_errors"),
         }
     return {"modules": checked, "forbidden": texts(reply.get("forbidden"), "forbidden"),
             "stand_ins": texts(reply.get("stand_ins"), "stand_ins")}
+
+
+#: At most this many failing notebook cells are reported per module.
+MAX_CELL_ERRORS = 20
+
+
+def cell_errors(value: Any, where: str) -> list[tuple[int, str]]:
+    """[[cell number, error text], ...] of a notebook's cells that raised at import; absent means none."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_CELL_ERRORS:
+        raise WireError(f"{where} is not a short list")
+    checked = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int and 0 < item[0] < 10**6):
+            raise WireError(f"{where} holds something other than [cell, error] pairs")
+        checked.append((item[0], optional_text(item[1], where, 300)))
+    return checked
 
 
 def run_error(value: Any) -> dict[str, str] | None:

@@ -115,11 +115,11 @@ class SandboxSession:
         os.chmod(self.home, 0o711)
         if privileges.reachable_by_others(self.home):
             return self.home
-        for base in ("/tmp", "/var/tmp", "/dev/shm"):
-            if os.path.isdir(base) and privileges.reachable_by_others(Path(base)):
-                folder = Path(tempfile.mkdtemp(prefix="nngrade-worker-", dir=base))
-                os.chmod(folder, 0o711)
-                return folder
+        base = privileges.reachable_base()
+        if base is not None:
+            folder = Path(tempfile.mkdtemp(prefix="nngrade-worker-", dir=base))
+            os.chmod(folder, 0o711)
+            return folder
         self.plan = dataclasses.replace(self.plan, uid=False, bwrap=None, missing={
             **self.plan.missing, "uid": "no folder reachable by an unprivileged uid for the worker",
             "bwrap": "needs layer 2 (uid)"})

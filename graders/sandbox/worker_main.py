@@ -365,6 +365,16 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
 
+def notebook_cell_errors(module: Any) -> list[list[Any]]:
+    """The cells of a converted notebook that raised while it was imported (staging guards each cell and
+    records [cell number, repr of the error]): at most 20, each shortened. Empty for a plain module."""
+    found = module.__dict__.get("__nngrade_cell_errors__")
+    if not isinstance(found, list):
+        return []
+    return [[int(cell), str(error)[:300]] for cell, error in found[:20]
+            if isinstance(cell, int) and isinstance(error, str)]
+
+
 def load_modules(request: dict[str, Any], gate: ImportGate) -> tuple[dict[str, Any], dict[str, Any]]:
     """Import each student module by its dotted name, with the submission's folders on sys.path."""
     for entry in reversed(request["sys_path"]):
@@ -385,7 +395,7 @@ def load_modules(request: dict[str, Any], gate: ImportGate) -> tuple[dict[str, A
         loaded[key] = module
         names = sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None)))
         report[key] = {"ok": True, "names": names, "seconds": time.perf_counter() - start,
-                       "forbidden": gate.attempts[attempts_before:]}
+                       "forbidden": gate.attempts[attempts_before:], "cell_errors": notebook_cell_errors(module)}
     return loaded, report
 
 

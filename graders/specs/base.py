@@ -14,7 +14,7 @@ process boundary as ``.npy`` bytes and JSON, and be written into a counterexampl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -44,37 +44,81 @@ CompareFn = Callable[[Case, Outputs, Outputs, "Check"], Verdict]
 
 
 @dataclass(frozen=True)
+class Tol:
+    """A named tolerance and why it is that wide: a check says ``tol=SUMS``, never two bare numbers.
+
+    ``atol`` and ``rtol`` are NumPy's: ``|actual - expected| <= atol + rtol * |expected|``. The reason says what
+    rounding the tolerance absorbs (sums of how many products, a statistic of how many draws), so that a
+    reader can tell whether a new check may share it. graders/specs/kit/tolerances.py holds the named ones.
+    """
+
+    atol: float
+    rtol: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Check:
     """One graded property of a function, worth ``points`` (the assignment may override the points).
 
     By default a check compares the student's output ``outputs[0]`` (and any further names) with the
-    reference's, allclose-style with an explicit ``atol``/``rtol``. ``compare`` replaces that rule for checks
-    that are not equalities (dropout's keep rate, same output for the same seed, ...).
+    reference's, allclose-style within ``tol``. ``compare`` replaces that rule for checks that are not
+    equalities (dropout's keep rate, same output for the same seed, ...); a rule that compares values reads the
+    same ``tol``.
     """
 
     name: str
     outputs: tuple[str, ...] = ()
-    atol: float = 1e-8
-    rtol: float = 1e-6
+    _: KW_ONLY
+    #: How close counts as equal, with its reason: one of graders/specs/kit/tolerances.py's named ones (the
+    #: registry test rejects a check that compares values without one).
+    tol: Tol | None = None
     points: float = 1.0
+    #: A custom rule replacing allclose: (case, student outputs, reference outputs, check) -> Verdict.
     compare: CompareFn | None = None
-    #: Also accept float32 results judged at float32 tolerances (assignments that allow float32).
+    #: What the check is about, for the report ("gradient wrt x, in x's original shape").
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.tol is None and self.compare is None:
+            raise ValueError(f"check {self.name!r} compares values: give it a tol (graders/specs/kit/tolerances.py)")
+
+    @property
+    def atol(self) -> float:
+        return self.tol.atol if self.tol is not None else 0.0
+
+    @property
+    def rtol(self) -> float:
+        return self.tol.rtol if self.tol is not None else 0.0
 
     @property
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)
 
 
+#: The reference tests' finite differences (h = 1e-5) on O(1) inputs: truncation ~h^2 = 1e-10 times the third
+#: derivative, cancellation ~1e-16 / h = 1e-11 times the values.
+FINITE_DIFFERENCES = Tol(1e-7, 1e-5, "central differences with h = 1e-5 on O(1) inputs: truncation ~h^2, "
+                                     "cancellation ~1e-16 / h")
+
+
 @dataclass(frozen=True)
 class GradientCheck:
-    """Reference self-test: ``expected(case)[output]`` must equal d scalar(case) / d case[wrt]."""
+    """Reference self-test: ``expected(case)[output]`` must equal d scalar(case) / d case[wrt] (central
+    differences, within ``tol``)."""
 
     output: str
     wrt: str
     scalar: Callable[[Case], float]
-    atol: float = 1e-7
-    rtol: float = 1e-5
+    tol: Tol = field(default_factory=lambda: FINITE_DIFFERENCES)
+
+    @property
+    def atol(self) -> float:
+        return self.tol.atol
+
+    @property
+    def rtol(self) -> float:
+        return self.tol.rtol
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,13 +138,17 @@ class CaseRun:
     #: hand-out's cache", "finite differences of your forward".
     judged_by: Mapping[str, str] = field(default_factory=dict)
 
+    # The one rule for "failed". A case that could not be judged (its setup raised) fails nothing. A call
+    # that raised fails every check (its verdicts say so), so ``failed`` counts it; ``failed_on`` does not,
+    # because it asks what the outputs were, and a call that raised has none.
     @property
     def failed(self) -> bool:
         """A judged case on which some check failed (an exception counts: every check then fails)."""
         return self.unjudged is None and not all(v.passed for v in self.verdicts.values())
 
     def failed_on(self, *checks: str) -> bool:
-        """A judged case that raised nothing and failed at least one of ``checks``."""
+        """A judged case that raised nothing and failed at least one of ``checks``: its outputs are there to
+        be compared with a bug model."""
         return self.unjudged is None and self.error is None and any(
             name in self.verdicts and not self.verdicts[name].passed for name in checks)
 
@@ -110,12 +158,17 @@ class Diagnosis:
     """A known bug pattern: a plain sentence for the student and a detector over the evidence.
 
     ``applies`` sees every case run of the function (passing and failing), so it can say things like
-    "fails only when pad = 0" or "dx is wrong only at the padded border".
+    "fails only when pad = 0" or "dx is wrong only at the padded border". ``reads`` names the outputs it looks
+    at (each must be one of the spec's outputs). ``bug``, where given, is the buggy reference the sentence
+    describes (case -> outputs): the registry test checks that the detector fires on it and stays silent on
+    the right answer.
     """
 
     name: str
     sentence: str
     applies: Callable[[Sequence[CaseRun]], bool]
+    reads: tuple[str, ...] = ()
+    bug: Callable[[Case], Mapping[str, Any]] | None = None
 
 
 Api = Literal["function", "class"]
@@ -170,45 +223,118 @@ class OwnGradient:
 
 
 @dataclass(frozen=True)
-class Spec:
-    """One gradable function or class, declared once for both the reference tests and the grader."""
+class NamedCase:
+    """A hand-picked case with a name a report can quote: "fails the notebook's own check (notebook: x (10, 2,
+    3) to 5 outputs, seed 231)". ``inputs`` is an ordinary case."""
+
+    label: str
+    inputs: Case
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """An input the function must reject: the reference raises ``error`` with a message matching ``match``
+    (tests/reference/test_spec_fields.py checks every one). ``handout_raises`` marks inputs the hand-out's own
+    skeleton rejects (batch norm's ``mode``), the only ones a student's function could fairly be asked about."""
+
+    description: str
+    inputs: Case
+    error: type[BaseException]
+    match: str
+    handout_raises: bool = False
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Something the property cases must hit for the checks to mean anything ("some case has pad > 0"): the
+    registry test finds a drawn case satisfying ``holds`` for every Reach of every spec."""
 
     name: str
-    #: Module key the function lives in (the assignment maps keys to files): "layers", "layer_utils", ...
+    holds: Callable[[Case], bool]
+
+
+#: The fields of Spec, by group, in the order the class declares them (tests compare this with the class).
+SPEC_FIELDS: dict[str, tuple[str, ...]] = {
+    "identity": ("name", "module", "api", "convention", "depends_on", "builds_on", "same_as", "verified_by"),
+    "inputs": ("domain", "cases", "reaches", "notebook", "scale", "errors", "describe"),
+    "truth": ("expected", "torch_expected", "gradients"),
+    "grading": ("program", "checks", "robustness", "diagnoses", "read_only", "dtype_preserving",
+                "handout_program", "own_gradient"),
+}
+
+
+def _no_cases() -> list[NamedCase]:
+    return []
+
+
+def _no_scale() -> list[Case]:
+    return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    """One gradable function or class, declared once for the reference tests and the grader (after OpInfo).
+
+    Fields, by group (``SPEC_FIELDS``):
+
+    identity
+      name, module, api: the function's name, the module key it lives in (an assignment maps keys to files),
+      and whether it is a function or a class. convention: the hand-out convention this spec follows, shown
+      with the function in reports. depends_on: specs whose code runs first (a backward needs its forward's
+      cache). builds_on: the student's functions this one calls (a sandwich its layers): when one of those
+      fails too, the report says to fix it first. same_as: another spec of the same function (fast vs naive),
+      compared by the reference tests.
+      verified_by: where a spec has no torch twin, what verifies its reference instead.
+    inputs
+      domain: a predicate every case satisfies (the hand-out's domain; checked for every drawn case).
+      cases: the property strategy (small, shrinkable). reaches: what some drawn case must hit. notebook:
+      named hand-picked cases (the notebook's own checks first), always run. scale: one or two realistic-size
+      cases, run once, never shrunk (the profile says how many property cases; statistics that need large
+      arrays belong to the notebook and scale tiers). errors: inputs the reference must reject (see
+      ErrorCase). describe: one line per case for reports (default: shapes and scalars).
+    truth
+      expected: the reference's outputs for a case. torch_expected: the same computed with PyTorch (tests
+      only). gradients: analytic gradients in ``expected`` checked against finite differences (tests only).
+    grading
+      program: what the worker runs for a case. checks: the graded properties. robustness: separate small
+      checks outside the domain. diagnoses: known bugs named from the evidence. read_only: inputs a correct
+      implementation leaves unmodified (a warning otherwise). dtype_preserving: float32 in gives float32 out.
+      handout_program: a backward's call with the hand-out's cache, its second chance. own_gradient: a
+      backward judged against finite differences of the student's own forward.
+    """
+
+    # identity
+    name: str
     module: str
     api: Api
+    convention: str = ""
+    depends_on: tuple[str, ...] = ()
+    builds_on: tuple[str, ...] = ()
+    same_as: str | None = None
+    verified_by: str = ""
+
+    # inputs
+    domain: Callable[[Case], bool] | None = None
     cases: Callable[[], st.SearchStrategy[Case]]
-    program: Callable[[Case], Program]
+    reaches: tuple[Reach, ...] = ()
+    notebook: Callable[[], Sequence[NamedCase]] = _no_cases
+    scale: Callable[[], list[Case]] = _no_scale
+    errors: tuple[ErrorCase, ...] = ()
+    describe: Callable[[Case], str] | None = None
+
+    # truth
     expected: Callable[[Case], dict[str, Any]]
-    checks: tuple[Check, ...]
-    fixed_cases: Callable[[], list[Case]] = lambda: []
     torch_expected: Callable[[Case], dict[str, Any]] | None = None
     gradients: tuple[GradientCheck, ...] = ()
-    diagnoses: tuple[Diagnosis, ...] = ()
-    describe: Callable[[Case], str] | None = None
-    #: Names of other specs whose code this one runs first (a backward needs its forward's cache).
-    depends_on: tuple[str, ...] = ()
-    #: Names of student functions this one may call internally (sandwiches call layers); informative.
-    convention: str = ""
-    #: Another spec computing the same function (fast vs naive, backward_alt vs backward): tests compare them.
-    same_as: str | None = None
-    #: Case inputs that a correct implementation must not modify (a mutation is a warning, not a failure).
-    read_only: tuple[str, ...] = ()
-    #: Inputs whose float32 version must give float32 results ("float32 in gives float32 out").
-    dtype_preserving: bool = False
-    #: At most this many property cases whatever the profile: for functions whose cases are expensive and whose
-    #: checks are statistical over one large case (dropout on 40,000 entries) rather than about geometry.
-    max_examples: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    #: Realistic sizes (N = 64, 32x32 images, 16 channels): judged by every check, run once, never shrunk.
-    scale_cases: Callable[[], list[Case]] = lambda: []
-    #: Separate small checks outside the hand-out's domain (see Robustness).
+
+    # grading
+    program: Callable[[Case], Program]
+    checks: tuple[Check, ...]
     robustness: tuple[Robustness, ...] = ()
-    #: For a backward whose hand-out fixes the forward's cache: the program that calls the student's backward
-    #: with that cache built from the case (and the case it runs on), tried when the student's own forward and
-    #: cache fail; the backward then keeps the points for what it computes.
+    diagnoses: tuple[Diagnosis, ...] = ()
+    read_only: tuple[str, ...] = ()
+    dtype_preserving: bool = False
     handout_program: Callable[[Case], tuple[Program, Case]] | None = None
-    #: For a backward whose cache is the student's own: judged against their forward (see OwnGradient).
     own_gradient: OwnGradient | None = None
 
     def check(self, name: str) -> Check:
@@ -216,6 +342,14 @@ class Spec:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no check {name!r}")
+
+    def fixed_cases(self) -> list[Case]:
+        """The notebook tier's inputs, in order."""
+        return [named.inputs for named in self.notebook()]
+
+    def scale_cases(self) -> list[Case]:
+        """The scale tier's cases."""
+        return self.scale()
 
 
 def describe_case(case: Case) -> str:

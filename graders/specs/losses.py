@@ -8,26 +8,41 @@ Both return ``(loss, dx)`` averaged over the N examples. The hand-out's domain d
   * svm: every margin ``x_j - x_y + 1`` kept at least 0.01 away from 0, the hinge's kink, so dx is unique
     and finite differences agree with it.
 Outside it, two small robustness checks of softmax_loss: "large_scores" (scores offset by +-1000, judged by
-shift invariance: graders/specs/shifted.py) and "tiny_probabilities" (one example whose correct class sits 50
+shift invariance: graders/specs/kit/shifted.py) and "tiny_probabilities" (one example whose correct class sits 50
 to 300 below the maximum, probability below 1e-18: the log of a probability plus a tiny epsilon caps the
 loss there, a log-softmax does not).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from graders.specs import shifted
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, Robustness, Spec
+from graders.specs.base import (
+    Case,
+    CaseRun,
+    Check,
+    Diagnosis,
+    ErrorCase,
+    GradientCheck,
+    NamedCase,
+    Reach,
+    Robustness,
+    Spec,
+)
+from graders.specs.kit import shifted
+from graders.specs.kit.detectors import close, scaled_diagnosis
+from graders.specs.kit.tolerances import LOSS_FINITE_DIFFERENCES, PRODUCT_SUMS, SMALL_GRADIENTS, SOFTMAX_GRADIENT
+from graders.specs.kit.torch import torch_one_thread
 from graders.specs.program import Call, Expr, Input, Item, Program, Result, call
-from graders.specs.torchutil import torch_one_thread
-from graders.specs.variants import close, failed_on, scaled_diagnosis
 from reference import cs231n as R
+
+Loss = Callable[..., tuple[float, np.ndarray]]
 
 #: Logits beyond this overflow exp() in float64 (exp(709.8) is the largest finite value).
 OVERFLOW_LOGIT = 709.0
@@ -43,7 +58,131 @@ ORDINARY_OFFSET = 30.0
 TINY_GAPS = (50.0, 120.0, 300.0)
 
 
-# ---------------------------------------------------------------- cases
+# ---------------------------------------------------------------- specs
+def softmax_loss() -> Spec:
+    return _loss_spec(
+        name="softmax_loss",
+        loss=R.softmax_loss,
+        domain=_ordinary_softmax_case,
+        cases=softmax_cases,
+        reaches=SOFTMAX_REACHES,
+        notebook=softmax_notebook,
+        scale=softmax_scale,
+        errors=_label_errors("softmax_loss"),
+        checks=(
+            Check("loss", tol=PRODUCT_SUMS, compare=shifted.or_shift_invariant("loss"),
+                  description="mean cross-entropy of softmax(x) over the N examples"),
+            Check("dx", tol=SOFTMAX_GRADIENT, compare=shifted.or_shift_invariant("dx"),
+                  description="(softmax(x) - onehot(y)) / N"),
+        ),
+        diagnoses=(OVERFLOW, _summed(R.softmax_loss)),
+        robustness=(LARGE_SCORES, TINY_PROBABILITIES),
+        describe=shifted.describe,
+        convention="cs231n: mean over N; ordinary scores (|x| <= 40); robust to logits of 1e3 and tiny "
+        "probabilities (separate checks)",
+    )
+
+
+def svm_loss() -> Spec:
+    return _loss_spec(
+        name="svm_loss",
+        loss=R.svm_loss,
+        domain=_off_the_hinge,
+        cases=svm_cases,
+        reaches=SVM_REACHES,
+        notebook=svm_notebook,
+        scale=svm_scale,
+        errors=_label_errors("svm_loss"),
+        checks=(
+            Check("loss", tol=PRODUCT_SUMS, description="mean over N of sum_{j != y} max(0, x_j - x_y + 1)"),
+            Check("dx", tol=SMALL_GRADIENTS, description="+1/N per positive margin, minus their count at y"),
+        ),
+        diagnoses=(_summed(R.svm_loss), CORRECT_CLASS_COUNTED),
+        convention="cs231n (pre-2019 hand-outs): margin 1, mean over N",
+    )
+
+
+FACTORIES: dict[str, Callable[..., Spec]] = {
+    "softmax_loss": softmax_loss,
+    "svm_loss": svm_loss,
+}
+
+
+def _loss_spec(*, name: str, loss: Loss, **fields: Any) -> Spec:
+    """What both losses share: one call returning (loss, dx), the reference, torch, finite differences of the
+    loss, inputs left unchanged, float32 kept."""
+    return Spec(
+        name=name,
+        module="layers",
+        api="function",
+        program=loss_program(name),
+        expected=_loss_expected(loss),
+        torch_expected=_torch_loss("softmax" if name == "softmax_loss" else "svm"),
+        gradients=(GradientCheck("dx", "x", _loss_of(loss), tol=LOSS_FINITE_DIFFERENCES),),
+        read_only=("x", "y"),
+        dtype_preserving=True,
+        **fields,
+    )
+
+
+# ---------------------------------------------------------------- domains, reach, errors
+def _labels_in_range(case: Case) -> bool:
+    y, (n, c) = case["y"], case["x"].shape
+    return y.shape == (n,) and y.dtype.kind == "i" and bool(np.all((y >= 0) & (y < c)))
+
+
+def _ordinary_softmax_case(case: Case) -> bool:
+    """Labels in range; scores within +-40 with every correct class at most 20 below its row's maximum."""
+    x, y = case["x"], case["y"]
+    gaps = x.max(axis=1) - x[np.arange(len(y)), y] if _labels_in_range(case) else np.array([np.inf])
+    return (_labels_in_range(case) and float(np.max(np.abs(x))) <= HALF_SPREAD + ORDINARY_OFFSET
+            and float(np.max(gaps)) <= 2 * HALF_SPREAD)
+
+
+def _margins(case: Case) -> np.ndarray:
+    """The hinge margins x_j - x_y + 1 of the wrong classes j (flattened)."""
+    x, y = case["x"], case["y"]
+    rows = np.arange(len(y))
+    margins = x - x[rows, y][:, None] + 1.0
+    wrong = np.ones_like(margins, dtype=bool)
+    wrong[rows, y] = False
+    return margins[wrong]
+
+
+def _off_the_hinge(case: Case) -> bool:
+    """Labels in range; every margin at least MARGIN_GAP away from the hinge's kink (with rounding slack)."""
+    return _labels_in_range(case) and bool(np.all(np.abs(_margins(case)) >= MARGIN_GAP * (1 - 1e-6)))
+
+
+_REACHES = (
+    Reach("a batch of one (N = 1)", lambda case: case["x"].shape[0] == 1),
+    Reach("several examples (N >= 4)", lambda case: case["x"].shape[0] >= 4),
+    Reach("several classes (C >= 5)", lambda case: case["x"].shape[1] >= 5),
+)
+SOFTMAX_REACHES = (*_REACHES, Reach("scores offset beyond +-10", lambda case: float(np.max(np.abs(case["x"]))) > 10))
+SVM_REACHES = (
+    *_REACHES,
+    Reach("a positive margin (a hinge term counts)", lambda case: bool(np.any(_margins(case) > 0))),
+    Reach("a negative margin (a hinge term is 0)", lambda case: bool(np.any(_margins(case) < 0))),
+)
+
+
+def _label_errors(name: str) -> tuple[ErrorCase, ...]:
+    """Labels the reference rejects (the hand-out's skeleton does not check them)."""
+    x = np.zeros((3, 4))
+
+    def labels(*values: float) -> Case:
+        return {"x": x, "y": np.array(values)}
+
+    return (
+        ErrorCase(f"{name}: label -1", labels(0, -1, 1), ValueError, r"label -1 is out of range.*\[0, 4\)"),
+        ErrorCase(f"{name}: label 4 of 4 classes", labels(0, 4, 1), ValueError, r"label 4 is out of range.*\[0, 4\)"),
+        ErrorCase(f"{name}: 2 labels for 3 examples", labels(0, 1), ValueError, r"labels must have shape \(3,\)"),
+        ErrorCase(f"{name}: float labels", labels(0.0, 1.0, 2.0), ValueError, "labels must be integers"),
+    )
+
+
+# ---------------------------------------------------------------- property cases
 def _labels(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     return rng.integers(0, c, size=n).astype(np.int64)
 
@@ -89,30 +228,35 @@ def svm_cases(draw: st.DrawFn) -> Case:
     return {"x": push_off_hinge(rng.standard_normal((n, c)) * spread + offset, y), "y": y}
 
 
+# ---------------------------------------------------------------- notebook and scale cases
+#: The notebook's loss check (both losses): np.random.seed(231), 50 inputs of 10 classes, x = 0.001 * randn.
+NOTEBOOK = "notebook: 50 examples of 10 classes, x = 0.001 * randn, seed 231"
+
+
 def _notebook_scores(rng: np.random.RandomState) -> Case:
-    """The notebook's loss check: 50 inputs, 10 classes, scores 0.001 * randn."""
     return {"x": 0.001 * rng.randn(50, 10), "y": rng.randint(10, size=50).astype(np.int64)}
 
 
-def softmax_fixed() -> list[Case]:
-    """The notebook's check, and 7 examples of 5 classes with scores spread like a trained net's (3 * randn)."""
+def softmax_notebook() -> list[NamedCase]:
+    """The notebook's check, and (not the notebook's) scores spread like a trained net's."""
     rng = np.random.RandomState(231)
     notebook = _notebook_scores(rng)
     trained = {"x": ordinary_scores(3.0 * rng.randn(7, 5)), "y": rng.randint(5, size=7).astype(np.int64)}
-    return [notebook, trained]
+    return [NamedCase(NOTEBOOK, notebook),
+            NamedCase("not the notebook's: 7 examples of 5 classes, x = 3 * randn, as a trained net's", trained)]
 
 
-def svm_fixed() -> list[Case]:
+def svm_notebook() -> list[NamedCase]:
     rng = np.random.RandomState(231)
     notebook = _notebook_scores(rng)
-    notebook["x"] = push_off_hinge(notebook["x"], notebook["y"])
-    return [notebook]
+    notebook["x"] = push_off_hinge(notebook["x"], notebook["y"])  # margins near 1: nothing moves
+    return [NamedCase(NOTEBOOK, notebook)]
 
 
 def _scale_scores(seed: int) -> Case:
     """A CIFAR-10 minibatch's scores: 100 examples, 10 classes, spread like a net in training."""
-    rng = np.random.default_rng(seed)
-    return {"x": ordinary_scores(2.5 * rng.standard_normal((100, 10))), "y": _labels(rng, 100, 10)}
+    x = ordinary_scores(S.standard_normal(seed, (100, 10), 2.5, name="x"))
+    return {"x": x, "y": _labels(np.random.default_rng(seed), 100, 10)}
 
 
 def softmax_scale() -> list[Case]:
@@ -125,9 +269,10 @@ def svm_scale() -> list[Case]:
     return [case]
 
 
+# ---------------------------------------------------------------- robustness cases
 def large_score_cases() -> list[Case]:
-    """Ordinary scores offset by +1000 (the old large case: 7 examples, 5 classes), by -1000, and by +1000,
-    -1000 and +750 row by row: a softmax without the max shift gives inf / inf or 0 / 0 there."""
+    """Ordinary scores offset by +1000 (7 examples, 5 classes), by -1000, and by +1000, -1000 and +750 row by
+    row: a softmax without the max shift gives inf / inf or 0 / 0 there."""
     rng = np.random.RandomState(1000)
     cases = []
     for (n, c), offset in (((7, 5), 1000.0), ((4, 6), -1000.0), ((3, 4), np.array([[1000.0], [-1000.0], [750.0]]))):
@@ -149,8 +294,31 @@ def tiny_probability_cases() -> list[Case]:
     return cases
 
 
-# ---------------------------------------------------------------- reference and torch
-def _loss_expected(loss: Callable[..., tuple[float, np.ndarray]]) -> Callable[[Case], dict[str, Any]]:
+LARGE_SCORES = Robustness(
+    "large_scores",
+    "scores offset by +-1000 (beyond exp's range) give the same loss and dx as without the offset",
+    "Scores of about +-1000, far beyond the notebook's, give a wrong loss or dx, while adding a constant to a "
+    "row of scores must not change softmax at all: a mature softmax handles any finite scores.",
+    cases=large_score_cases,
+)
+#: Weight 0.125, half of large_scores': the notebook never reaches such probabilities, the gradient of a
+#: log(p + eps) loss is still right, and only the loss's value is off. (With loss, dx, 0.25 and 0.125 the
+#: split of 3 points also sums back to exactly 3 in floating point.)
+TINY_PROBABILITIES = Robustness(
+    "tiny_probabilities",
+    "the loss stays exact when the correct class's probability is below 1e-18 (its score 50 to 300 below "
+    "the row's maximum)",
+    "The loss is wrong when the correct class's probability is tiny (below 1e-18): log(p + eps) or "
+    "log(max(p, eps)) caps it near -log(eps). Compute the log-probabilities directly, shifted - "
+    "log(sum(exp(shifted))), instead of taking the log of a probability.",
+    cases=tiny_probability_cases,
+    checks=("loss",),
+    weight=0.125,
+)
+
+
+# ---------------------------------------------------------------- reference, torch, program
+def _loss_expected(loss: Loss) -> Callable[[Case], dict[str, Any]]:
     def expected(case: Case) -> dict[str, Any]:
         value, dx = loss(case["x"], case["y"])
         return {"loss": value, "dx": dx}
@@ -174,13 +342,13 @@ def _torch_loss(name: str) -> Callable[[Case], dict[str, Any]]:
     return adapter
 
 
-def _loss_of(loss: Callable[..., tuple[float, np.ndarray]]) -> Callable[[Case], float]:
+def _loss_of(loss: Loss) -> Callable[[Case], float]:
     return lambda case: float(loss(case["x"], case["y"])[0])
 
 
 def loss_program(name: str) -> Callable[[Case], Program]:
     """Call ``layers.name(x, y)`` once and fetch both the loss and dx; on a large-score case call it on the
-    ordinary scores too (fetched as loss_ordinary, dx_ordinary: see graders/specs/shifted.py)."""
+    ordinary scores too (fetched as loss_ordinary, dx_ordinary: see graders/specs/kit/shifted.py)."""
 
     def program(case: Case) -> Program:
         steps: list[Call] = [call("loss", "layers", name, Input("x"), Input("y"))]
@@ -220,122 +388,42 @@ def _overflow_only_at_large_logits(runs: Sequence[CaseRun]) -> bool:
 
 def _correct_class_counted(runs: Sequence[CaseRun]) -> bool:
     """svm loss one too large (the j == y term, max(0, 1) = 1, was not excluded) on every failing run."""
-    bad = [r for r in runs if failed_on(r, ("loss",))]
+    bad = [r for r in runs if r.failed_on("loss")]
     return bool(bad) and all(close(r.actual.get("loss"), float(r.expected["loss"]) + 1.0) for r in bad)
 
 
+def _summed(loss: Loss) -> Diagnosis:
+    """The loss and dx summed over the batch instead of averaged: the reference's times N."""
+
+    def bug(case: Case) -> dict[str, Any]:
+        value, dx = loss(case["x"], case["y"])
+        return {"loss": value * _batch(case), "dx": dx * _batch(case)}
+
+    diagnosis = scaled_diagnosis(
+        "loss summed over the batch",
+        "The loss (and/or dx) is N times too large: the loss is the mean over the N examples, so divide the sum "
+        "by N, and divide dx by N as well.",
+        ("loss", "dx"),
+        _batch,
+    )
+    return dataclasses.replace(diagnosis, reads=("loss", "dx"), bug=bug)
+
+
+# No bug model: a softmax without the max shift is exact on every main case, so only the large-score cases
+# (a robustness check's, which the generated diagnosis test does not draw) show it.
 OVERFLOW = Diagnosis(
     "softmax overflow",
     "The loss or dx turns into NaN/inf when the scores are large (|x| > 700) although it is right for small "
     "scores: exp() overflows. Subtract each row's maximum score before exponentiating; softmax is unchanged "
     "by that shift.",
     _overflow_only_at_large_logits,
-)
-LOSS_SUMMED = scaled_diagnosis(
-    "loss summed over the batch",
-    "The loss (and/or dx) is N times too large: the loss is the mean over the N examples, so divide the sum "
-    "by N, and divide dx by N as well.",
-    ("loss", "dx"),
-    _batch,
+    reads=("loss", "dx"),
 )
 CORRECT_CLASS_COUNTED = Diagnosis(
     "correct class counted in the hinge",
     "The loss is exactly 1 too large: the sum over classes must skip the correct class j = y (its margin "
     "x_y - x_y + 1 is always 1).",
     _correct_class_counted,
+    reads=("loss",),
+    bug=lambda case: {"loss": R.svm_loss(case["x"], case["y"])[0] + 1.0},
 )
-
-LARGE_SCORES = Robustness(
-    "large_scores",
-    "scores offset by +-1000 (beyond exp's range) give the same loss and dx as without the offset",
-    "Scores of about +-1000, far beyond the notebook's, give a wrong loss or dx, while adding a constant to a "
-    "row of scores must not change softmax at all: a mature softmax handles any finite scores.",
-    cases=large_score_cases,
-)
-#: Weight 0.125, half of large_scores': the notebook never reaches such probabilities, the gradient of a
-#: log(p + eps) loss is still right, and only the loss's value is off. (With loss, dx, 0.25 and 0.125 the
-#: split of 3 points also sums back to exactly 3 in floating point.)
-TINY_PROBABILITIES = Robustness(
-    "tiny_probabilities",
-    "the loss stays exact when the correct class's probability is below 1e-18 (its score 50 to 300 below "
-    "the row's maximum)",
-    "The loss is wrong when the correct class's probability is tiny (below 1e-18): log(p + eps) or "
-    "log(max(p, eps)) caps it near -log(eps). Compute the log-probabilities directly, shifted - "
-    "log(sum(exp(shifted))), instead of taking the log of a probability.",
-    cases=tiny_probability_cases,
-    checks=("loss",),
-    weight=0.125,
-)
-
-
-# ---------------------------------------------------------------- specs
-def _loss_spec(name: str, loss: Callable[..., tuple[float, np.ndarray]], **fields: Any) -> Spec:
-    return Spec(
-        name=name,
-        module="layers",
-        api="function",
-        program=loss_program(name),
-        expected=_loss_expected(loss),
-        torch_expected=_torch_loss("softmax" if name == "softmax_loss" else "svm"),
-        gradients=(GradientCheck("dx", "x", _loss_of(loss), atol=1e-6, rtol=1e-5),),
-        read_only=("x", "y"),
-        dtype_preserving=True,
-        **fields,
-    )
-
-
-def softmax_loss() -> Spec:
-    return _loss_spec(
-        "softmax_loss",
-        R.softmax_loss,
-        cases=softmax_cases,
-        fixed_cases=softmax_fixed,
-        scale_cases=softmax_scale,
-        checks=(
-            Check(
-                "loss",
-                atol=1e-9,
-                rtol=1e-7,
-                compare=shifted.or_shift_invariant("loss"),
-                description="mean cross-entropy of softmax(x) over the N examples",
-            ),
-            Check(
-                "dx",
-                atol=1e-10,
-                rtol=1e-6,
-                compare=shifted.or_shift_invariant("dx"),
-                description="(softmax(x) - onehot(y)) / N",
-            ),
-        ),
-        diagnoses=(OVERFLOW, LOSS_SUMMED),
-        robustness=(LARGE_SCORES, TINY_PROBABILITIES),
-        describe=shifted.describe,
-        convention="cs231n: mean over N; ordinary scores (|x| <= 40); robust to logits of 1e3 and tiny "
-        "probabilities (separate checks)",
-    )
-
-
-def svm_loss() -> Spec:
-    return _loss_spec(
-        "svm_loss",
-        R.svm_loss,
-        cases=svm_cases,
-        fixed_cases=svm_fixed,
-        scale_cases=svm_scale,
-        checks=(
-            Check(
-                "loss", atol=1e-9, rtol=1e-7, description="mean over N of sum_{j != y} max(0, x_j - x_y + 1)"
-            ),
-            Check(
-                "dx", atol=1e-10, rtol=1e-7, description="+1/N per positive margin, minus their count at y"
-            ),
-        ),
-        diagnoses=(LOSS_SUMMED, CORRECT_CLASS_COUNTED),
-        convention="cs231n (pre-2019 hand-outs): margin 1, mean over N",
-    )
-
-
-FACTORIES: dict[str, Callable[..., Spec]] = {
-    "softmax_loss": softmax_loss,
-    "svm_loss": svm_loss,
-}

@@ -215,14 +215,13 @@ def to_json(node: Any) -> Any:
     raise TypeError(f"not a program node: {node!r}")
 
 
-def functions_called(program: Program) -> set[tuple[str, str]]:
-    """The student functions a program needs, so a missing one can be reported before running anything."""
-    found: set[tuple[str, str]] = set()
+def expressions(program: Program) -> list[Any]:
+    """Every expression a program's steps and outputs contain, nested ones included."""
+    found: list[Any] = []
 
     def visit(e: Any) -> None:
-        if isinstance(e, Func):
-            found.add((e.module, e.name))
-        elif isinstance(e, (Item, Attr, Slice)):
+        found.append(e)
+        if isinstance(e, (Item, Attr, Slice)):
             visit(e.of)
         elif isinstance(e, Pack):
             for item in e.items:
@@ -238,4 +237,16 @@ def functions_called(program: Program) -> set[tuple[str, str]]:
         else:
             visit(step.target)
             visit(step.value)
+    for output in program.outputs.values():
+        visit(output)
     return found
+
+
+def functions_called(program: Program) -> set[tuple[str, str]]:
+    """The student functions a program needs, so a missing one can be reported before running anything."""
+    return {(e.module, e.name) for e in expressions(program) if isinstance(e, Func)}
+
+
+def inputs_used(program: Program) -> set[str]:
+    """The case inputs a program reads (a repro script defines only these)."""
+    return {e.name for e in expressions(program) if isinstance(e, Input)}

@@ -12,6 +12,9 @@ once per shape made drawing a case about three times faster (which is most of th
 
 from __future__ import annotations
 
+import hashlib
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TypeVar
@@ -30,6 +33,63 @@ def _shape(shape: Sequence[int]) -> Shape:
     return tuple(int(d) for d in shape)
 
 
+# ---------------------------------------------------------------- recipes: how to rebuild a large array
+#: Arrays at least this large are remembered with the expression that builds them, so that a counterexample's
+#: repro script can print ``np.random.default_rng(...).standard_normal(...)`` instead of a huge literal.
+RECIPE_MIN_SIZE = 1000
+_RECIPES: OrderedDict[bytes, str] = OrderedDict()
+_RECIPES_KEPT = 4096
+
+
+def _digest(array: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes()
+                           + repr((array.shape, array.dtype.str)).encode(), digest_size=16).digest()
+
+
+def remember(array: np.ndarray, expression: str) -> np.ndarray:
+    """Record that ``expression`` (NumPy code with ``np`` in scope) rebuilds ``array``; returns the array."""
+    if array.size >= RECIPE_MIN_SIZE:
+        key = _digest(array)
+        _RECIPES[key] = expression
+        _RECIPES.move_to_end(key)
+        while len(_RECIPES) > _RECIPES_KEPT:
+            _RECIPES.popitem(last=False)
+    return array
+
+
+def recipe_of(array: np.ndarray) -> str | None:
+    """The expression that rebuilds ``array`` exactly, if this process drew it (or an equal copy), else None.
+    The expression is re-evaluated and compared before it is returned: a repro never rebuilds other values."""
+    if array.size < RECIPE_MIN_SIZE:
+        return None
+    expression = _RECIPES.get(_digest(array))
+    if expression is None:
+        return None
+    rebuilt = eval(expression, {"np": np})  # our own expression, built below from numbers only
+    return expression if np.array_equal(rebuilt, array) and rebuilt.dtype == array.dtype else None
+
+
+def _generator(seed: int, name: str | None) -> tuple[np.random.Generator, str]:
+    """A generator for one input and the code that makes it. Inputs of one case drawn with different names
+    get different streams even from the same seed: a shrunk case (every seed 0) keeps x, w and dout apart."""
+    if name is None:
+        return np.random.default_rng(seed), f"np.random.default_rng({seed})"
+    salt = zlib.crc32(name.encode())
+    return np.random.default_rng([seed, salt]), f"np.random.default_rng([{seed}, {salt}])"
+
+
+def _scaled(code: str, scale: float) -> str:
+    return code if scale == 1.0 else f"{code} * {scale!r}"
+
+
+def standard_normal(seed: int, shape: Sequence[int], scale: float = 1.0, name: str | None = None) -> np.ndarray:
+    """``default_rng(seed).standard_normal(shape) * scale``, remembered for repro scripts (scale cases)."""
+    rng, code = _generator(seed, name)
+    shape = _shape(shape)
+    array = rng.standard_normal(shape) * scale if scale != 1.0 else rng.standard_normal(shape)
+    return remember(array, _scaled(f"{code}.standard_normal({shape!r})", scale))
+
+
 def floats(low: float = -1.0, high: float = 1.0) -> st.SearchStrategy[float]:
     return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
@@ -43,15 +103,20 @@ def real_arrays(shape: Shape, low: float = -1.0, high: float = 1.0) -> st.Search
     return hnp.arrays(np.float64, shape, elements=floats(low, high))
 
 
-def seeded_arrays(shape: Sequence[int], scale: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+def seeded_arrays(shape: Sequence[int], scale: float = 1.0, name: str | None = None) -> st.SearchStrategy[np.ndarray]:
     """Gaussian float64 arrays from a drawn seed: cheap for large shapes, and shrink-safe (the seed shrinks, not
-    the values, so a shrunk example is still a generic array without zeros or ties)."""
-    return _seeded_arrays(_shape(shape), float(scale))
+    the values, so a shrunk example is still a generic array without zeros or ties). ``name`` (the input's
+    name) gives each input of a case its own stream."""
+    return _seeded_arrays(_shape(shape), float(scale), name)
 
 
 @cache
-def _seeded_arrays(shape: Shape, scale: float) -> st.SearchStrategy[np.ndarray]:
-    return SEEDS.map(lambda s: np.random.default_rng(s).standard_normal(shape) * scale)
+def _seeded_arrays(shape: Shape, scale: float, name: str | None) -> st.SearchStrategy[np.ndarray]:
+    def build(seed: int) -> np.ndarray:
+        rng, code = _generator(seed, name)
+        return remember(rng.standard_normal(shape) * scale, _scaled(f"{code}.standard_normal({shape!r})", scale))
+
+    return SEEDS.map(build)
 
 
 def tie_free_arrays(
@@ -72,7 +137,10 @@ def _tie_free_arrays(shape: Shape, spacing: float, jitter: float) -> st.SearchSt
     def build(seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         base = (rng.permutation(size) - (size - 1) / 2.0) * spacing
-        return (base + rng.uniform(-jitter, jitter, size)).reshape(shape)
+        array = (base + rng.uniform(-jitter, jitter, size)).reshape(shape)
+        return remember(array, f"(lambda rng: ((rng.permutation({size}) - {(size - 1) / 2.0!r}) * {spacing!r} "
+                               f"+ rng.uniform({-jitter!r}, {jitter!r}, {size})).reshape({shape!r}))"
+                               f"(np.random.default_rng({seed}))")
 
     return SEEDS.map(build)
 
@@ -88,7 +156,9 @@ def kink_free_arrays(
 def _kink_free_arrays(shape: Shape, margin: float, scale: float) -> st.SearchStrategy[np.ndarray]:
     def build(seed: int) -> np.ndarray:
         x = np.random.default_rng(seed).standard_normal(shape) * scale
-        return np.where(np.abs(x) < margin, np.copysign(margin, x) * 2.0, x)
+        array = np.where(np.abs(x) < margin, np.copysign(margin, x) * 2.0, x)
+        return remember(array, f"(lambda x: np.where(np.abs(x) < {margin!r}, np.copysign({margin!r}, x) * 2.0, x))"
+                               f"(np.random.default_rng({seed}).standard_normal({shape!r}) * {scale!r})")
 
     return SEEDS.map(build)
 
@@ -103,7 +173,9 @@ def signed_uniform_arrays(shape: Sequence[int], low: float, high: float) -> st.S
 def _signed_uniform_arrays(shape: Shape, low: float, high: float) -> st.SearchStrategy[np.ndarray]:
     def build(seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
-        return rng.uniform(low, high, shape) * rng.choice(np.array([-1.0, 1.0]), shape)
+        array = rng.uniform(low, high, shape) * rng.choice(np.array([-1.0, 1.0]), shape)
+        return remember(array, f"(lambda rng: rng.uniform({low!r}, {high!r}, {shape!r}) * rng.choice(np.array([-1.0, "
+                               f"1.0]), {shape!r}))(np.random.default_rng({seed}))")
 
     return SEEDS.map(build)
 

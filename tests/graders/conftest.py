@@ -24,6 +24,7 @@ from graders.assignment import Assignment, GradedFunction, load
 from graders.grade import GradeOptions, grade
 from graders.sandbox.process import Limits
 from graders.specs import dense
+from graders.specs.kit.programs import forward_program
 
 DENSE_TOML = """\
 name = "dense-mini"
@@ -177,7 +178,7 @@ def two_module_assignment(dense_assignment: Assignment) -> Assignment:
     Lets a test break ``layers.py`` and check that the other module is still graded.
     """
     spec = dataclasses.replace(dense.relu_forward(), name="utils_relu", module="utils",
-                               program=dense.forward_program("utils", "relu_forward", "x"))
+                               program=forward_program("utils", "relu_forward", "x"))
     extra = GradedFunction(spec, 1.0, {"out": 0.8, "robust:inputs_unchanged": 0.2})
     modules = dict(dense_assignment.modules, utils=["cs231n/utils.py", "utils.py"])
     return dataclasses.replace(dense_assignment, name="dense-two-modules", modules=modules,

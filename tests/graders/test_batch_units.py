@@ -17,7 +17,7 @@ from rich.console import Console
 
 from graders.batch.discover import ClassFolderError, discover, safe_name
 from graders.batch.executors import LocalExecutor
-from graders.batch.gradebook import format_points, gradebook_csv
+from graders.batch.gradebook import format_points, gradebook_csv, gradebook_jsonl
 from graders.batch.hashing import content_hash, source_files
 from graders.batch.outcome import EntryOutcome
 from graders.batch.progress import RichProgress, describe_outcome
@@ -111,12 +111,59 @@ def test_gradebook_is_utf8_bom_crlf_csv_with_a_column_per_function() -> None:
         EntryOutcome("bob", "bob", "failed", error="boom"),
         EntryOutcome("eve", "=eve", "unreadable", _report(0.0, {"f": 0.0, "g": 0.0})),
     ]
+    outcomes[2].report["warnings"] = ["no Python source found"]  # type: ignore[index]
     data = gradebook_csv(["f", "g"], 10.0, outcomes)
-    assert data.startswith(b"\xef\xbb\xbfstudent,total,max,f,g,handed_in\r\n")
+    assert data.startswith(b"\xef\xbb\xbfstudent,total,max,f,g,status,problems,reason,handed_in\r\n")
     assert data.count(b"\r\n") == 4 and b"\n" not in data.replace(b"\r\n", b"")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert rows == [["student", "total", "max", "f", "g", "handed_in"], ["Zoë", "7.5", "10", "5", "2.5", "Zoë.py"],
-                    ["bob", "", "10", "", "", "bob"], ["eve", "0", "10", "0", "0", "'=eve"]]
+    assert rows == [["student", "total", "max", "f", "g", "status", "problems", "reason", "handed_in"],
+                    ["Zoë", "7.5", "10", "5", "2.5", "graded", "", "", "Zoë.py"],
+                    ["bob", "", "10", "", "", "failed", "", "boom", "bob"],
+                    ["eve", "0", "10", "0", "0", "unreadable", "", "no Python source found", "'=eve"]]
+
+
+def _with_statuses(report: dict, statuses: dict[str, str]) -> dict:
+    for function in report["functions"]:
+        function["status"] = statuses.get(function["name"], function["status"])
+    return report
+
+
+def test_gradebook_says_what_kept_points_from_being_judged_and_why_an_entry_has_no_grade() -> None:
+    crashed = _with_statuses(_report(2.0, {"f": 0.0, "g": 2.0, "h": 0.0}), {"f": "crashed", "h": "timeout"})
+    broken = _report(0.0, {"f": 0.0, "g": 0.0, "h": 0.0})
+    for function in broken["functions"]:
+        function.update(status="error", blocked_by="layers")
+    broken["functions"][2].update(status="missing", blocked_by=None)
+    broken["problems"] = [{"module": "layers", "module_file": "layers.py", "kind": "import", "file": "layers.py",
+                           "line": 3, "message": "SyntaxError: invalid syntax", "functions": ["f", "g"]}]
+    failing = _with_statuses(_report(1.0, {"f": 1.0, "g": 0.0, "h": 0.0}), {"g": "failed", "h": "partial"})
+    outcomes = [
+        EntryOutcome("ann", "ann", "graded", crashed),
+        EntryOutcome("ben", "ben", "graded", broken),
+        EntryOutcome("cat", "cat", "graded", failing),
+        EntryOutcome("dan", "dan.zip", "failed", error="Traceback (most recent call last):\n  ...\nValueError: x"),
+        EntryOutcome("=eve", "=eve", "pending", error="not graded: the batch was interrupted first"),
+    ]
+    rows = {row["student"]: row for row in csv.DictReader(
+        io.StringIO(gradebook_csv(["f", "g", "h"], 10.0, outcomes).decode("utf-8-sig"), newline=""))}
+    assert rows["ann"]["problems"] == "f: crashed; h: timeout" and rows["ann"]["reason"] == ""
+    assert rows["ben"]["problems"] == ("layers.py did not import: SyntaxError: invalid syntax (line 3); 2 functions "
+                                       "were not graded; h: missing")
+    assert rows["cat"]["problems"] == ""  # failed and partial functions lost points: their points say it
+    assert (rows["dan"]["status"], rows["dan"]["reason"], rows["dan"]["total"]) == ("failed", "ValueError: x", "")
+    assert rows["=eve"]["status"] == "pending" and rows["=eve"]["reason"].startswith("not graded: the batch")
+    assert list(rows["ann"])[-1] == "handed_in"
+
+    records = [json.loads(line) for line in gradebook_jsonl(["f", "g", "h"], 10.0, outcomes).decode().splitlines()]
+    assert [r["student"] for r in records] == list(rows)
+    ann, dan = records[0], records[3]
+    assert ann["total"] == 2.0 and ann["points"] == {"f": 0.0, "g": 2.0, "h": 0.0}
+    assert ann["statuses"] == {"f": "crashed", "g": "passed", "h": "timeout"}
+    assert ann["problems"] == ["f: crashed", "h: timeout"]
+    assert dan["total"] is None and dan["points"] == {"f": None, "g": None, "h": None} and dan["max"] == 10.0
+    assert {r["complete"] for r in records} == {False}  # an interrupted batch: every row says so
+    assert {json.loads(line)["complete"] for line in gradebook_jsonl(["f"], 10.0, outcomes[:4]).decode().splitlines()
+            } == {True}
 
 
 # ------------------------------------------------------------------ results from workers
@@ -177,11 +224,11 @@ def test_one_batch_at_a_time_per_output_folder(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ summary and progress
-def test_frequent_diagnoses_count_students_and_mask_numbers() -> None:
-    per_student = [["off by a factor 3 in dx", "off by a factor 3 in dx"], ["off by a factor 5 in dx"],
-                   ["NaN in out"], []]
+def test_frequent_diagnoses_name_the_students_and_mask_numbers() -> None:
+    per_student = [("ann", ["off by a factor 3 in dx", "off by a factor 3 in dx"]),
+                   ("ben", ["off by a factor 5 in dx"]), ("cat", ["NaN in out"]), ("dan", [])]
     assert diagnosis_key("off by a factor 3.5e-2 in dx\nmore") == "off by a factor # in dx"
-    assert frequent_diagnoses(per_student) == [("off by a factor 3 in dx", 2), ("NaN in out", 1)]
+    assert frequent_diagnoses(per_student) == [("off by a factor 3 in dx", ["ann", "ben"]), ("NaN in out", ["cat"])]
 
 
 def test_summary_is_self_contained_and_escapes_student_text() -> None:
@@ -191,11 +238,11 @@ def test_summary_is_self_contained_and_escapes_student_text() -> None:
                 EntryOutcome("bob", "bob.zip", "failed", error="Traceback\n<b>boom</b>")]
     html = render_summary(summarise("a2", "Assignment 2", {"f": 10.0}, 10.0, outcomes, plots=True))
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;boom" in html
-    assert "data:image/png;base64," in html
+    assert "<img" not in html and "<svg" not in html  # one graded entry: no score varies, no histogram
     assert "http://" not in html and "https://" not in html and " src=\"http" not in html
     assert 'href="alice/report.html"' in html and "bob.zip" in html
     nothing = render_summary(summarise("a2", "Assignment 2", {"f": 10.0}, 10.0, outcomes[1:], plots=True))
-    assert "No entry was graded" in nothing and "data:image" not in nothing
+    assert "No entry was graded" in nothing and "<svg" not in nothing
 
 
 def test_progress_bar_on_a_terminal() -> None:

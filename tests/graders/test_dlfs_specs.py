@@ -38,6 +38,7 @@ from reference import dlfs as D
 from reference import layers as RL
 from reference.data.mnist import MNIST_MD5
 from tests.graders.drawn import main_cases, robustness_cases
+from tests.graders.reference_modules import DLFS
 
 LAYER_NAMES = (
     "Relu",
@@ -49,14 +50,7 @@ LAYER_NAMES = (
     "Convolution",
     "Pooling",
 )
-REFERENCE: dict[str, Any] = {
-    "functions": SimpleNamespace(sigmoid=D.sigmoid, softmax=D.softmax, cross_entropy_error=D.cross_entropy_error),
-    "util": SimpleNamespace(im2col=D.im2col, col2im=D.col2im),
-    "gradient": SimpleNamespace(numerical_gradient=D.numerical_gradient),
-    "layers": RL,
-    "two_layer_net": SimpleNamespace(TwoLayerNet=D.TwoLayerNet),
-    "nngrade_support": SUPPORT,
-}
+REFERENCE: dict[str, Any] = DLFS
 WITHOUT_DATA = [name for name in FACTORIES if name != "load_mnist"]
 
 

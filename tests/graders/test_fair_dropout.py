@@ -1,6 +1,6 @@
 """Fair verdicts for dropout (cs231n's functions, the book's Dropout) and the book's BatchNormalization.
 
-* The statistical rules (graders/specs/maskstats.py) keep their promise: for a correct mask the chance of a
+* The statistical rules (graders/specs/kit/maskstats.py) keep their promise: for a correct mask the chance of a
   false alarm is below 1e-7 per check, checked against exact binomial and hypergeometric tails; and they still
   tell a fixed pattern from a random mask at the sizes graded.
 * Every correct way to draw a mask gets full marks: np.random.rand < p, np.random.binomial, a Generator, a
@@ -33,11 +33,11 @@ from graders.backward import OWN_FORWARD
 from graders.function_report import UNJUDGED, check_entries, robustness_entries
 from graders.runner import FunctionOutcome
 from graders.sandbox.inprocess import run_case
-from graders.specs import dropout as DO
-from graders.specs import maskstats as M
 from graders.specs import registry
 from graders.specs.base import Case, CaseRun, Spec
-from graders.specs.dlfs import regularization as REG
+from graders.specs.dlfs import dropout as BOOK_DROPOUT
+from graders.specs.dropout import cases as DO
+from graders.specs.kit import maskstats as M
 from reference import layers as RL
 from reference.cs231n import layer_utils, layers
 from tests.graders.drawn import main_cases
@@ -135,6 +135,62 @@ def test_random_masks_pass_every_statistical_test() -> None:
         assert low <= first.sum() <= high
         assert not M.uniformity_failures(first)[0]
         assert not M.overlap_test(first, second).failed
+
+
+def test_a_correct_mask_passes_every_rule_on_the_small_property_cases() -> None:
+    """The property cases are small (up to 40 x 60): every rule keeps its false-alarm bound there, and a case
+    where a correct mask kept nothing (a few units at a low p) passes ``scale``; on a notebook case an output
+    of zeros still fails it."""
+    spec = registry.get("dropout_forward")
+    rng = np.random.default_rng(2025)
+    nothing_kept = 0
+    for trial in range(400):
+        tiny = trial < 100
+        shape = (1, int(rng.integers(1, 4))) if tiny else (int(rng.integers(1, 41)), int(rng.integers(1, 61)))
+        keep = float(rng.uniform(0.05, 0.3 if tiny else 0.95))
+        x = rng.uniform(0.5, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
+        case = {"x": x, "dout": x, **DO.params(keep, 1, 2)}
+        first, other = (rng.random(shape) < keep for _ in range(2))
+        nothing_kept += not first.any()
+        actual = {"out": x * first / keep, "out_again": x * first / keep, "out_other": x * other / keep,
+                  "out_test": x.copy()}
+        for check in spec.checks:
+            assert check.compare is not None
+            verdict = check.compare(case, actual, {}, check)
+            assert verdict.passed, f"{check.name} on {shape}, keep {keep:.3f}: {verdict.message}"
+    assert nothing_kept > 10
+    notebook = spec.fixed_cases()[0]
+    zeros = spec.check("scale")
+    assert zeros.compare is not None
+    verdict = zeros.compare(notebook, {"out": np.zeros_like(notebook["x"])}, {}, zeros)
+    assert not verdict.passed and "no unit was kept" in verdict.message
+
+
+def test_a_correct_book_mask_passes_every_rule_on_the_small_property_cases() -> None:
+    """The book's Dropout, likewise: small cases (a unit or three at a high dropout_ratio keep nothing now and
+    then) pass every rule; on a notebook case an output of zeros still fails kept_unchanged."""
+    spec = registry.get("Dropout")
+    rng = np.random.default_rng(2026)
+    nothing_kept = 0
+    for trial in range(400):
+        tiny = trial < 100
+        shape = (1, int(rng.integers(1, 4))) if tiny else (int(rng.integers(1, 41)), int(rng.integers(1, 61)))
+        ratio = float(rng.uniform(0.7 if tiny else 0.05, 0.95))
+        x = rng.uniform(0.5, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
+        case = {"x": x, "dout": x, "dropout_ratio": ratio}
+        first, following = (rng.random(shape) > ratio for _ in range(2))
+        nothing_kept += not first.any()
+        actual = {"out": x * first, "dx": x * first, "out_test": x * (1.0 - ratio), "out_next": x * following}
+        for check in spec.checks:
+            assert check.compare is not None
+            verdict = check.compare(case, actual, {}, check)
+            assert verdict.passed, f"{check.name} on {shape}, ratio {ratio:.3f}: {verdict.message}"
+    assert nothing_kept > 10
+    notebook = spec.fixed_cases()[0]
+    kept = spec.check("kept_unchanged")
+    assert kept.compare is not None
+    verdict = kept.compare(notebook, {"out": np.zeros_like(notebook["x"])}, {}, kept)
+    assert not verdict.passed and "no unit was kept" in verdict.message
 
 
 # ---------------------------------------------------------------- cs231n: ways to draw a mask
@@ -312,7 +368,7 @@ def torch_dropout(case: Case) -> dict[str, Any]:
 
 def test_torch_dropout_satisfies_every_rule() -> None:
     forward, backward = registry.get("dropout_forward"), registry.get("dropout_backward")
-    cases = DO.dropout_fixed() + DO.any_shape_cases() + DO.dropout_scale()
+    cases = forward.fixed_cases() + DO.any_shape_cases() + forward.scale_cases()
     for case in cases:
         actual = torch_dropout(case)
         for spec in (forward, backward):
@@ -325,7 +381,9 @@ def test_torch_dropout_satisfies_every_rule() -> None:
 def test_the_tiers_are_2d_with_4d_for_robustness_only() -> None:
     forward, backward = registry.get("dropout_forward"), registry.get("dropout_backward")
     main = sample_cases(forward, 5)
-    assert all(case["x"].ndim == 2 and case["x"].size >= 40000 for case in main)
+    assert all(case["x"].ndim == 2 for case in main)
+    # the statistics come from the notebook and scale tiers (the property cases are small)
+    assert all(case["x"].size >= 40000 for case in (*forward.fixed_cases(), *forward.scale_cases()))
     assert all(case["dropout_param"]["seed"] != case["other_param"]["seed"] for case in main)
     assert all(case["x"].ndim == 2 for case in sample_cases(backward, 5))
     robust = [c for spec in (forward, backward) for r in spec.robustness if r.cases for c in r.cases()]
@@ -490,7 +548,7 @@ def test_dropout_scale_cases_are_realistic_and_the_reference_passes_them() -> No
         assert spec.scale_cases(), name
         runs = [run_case(spec, case, modules) for case in spec.scale_cases()]
         assert all(v.passed for r in runs for v in r.verdicts.values()), name
-    assert REG.dropout_scale()[0]["x"].shape == (100, 100)
+    assert BOOK_DROPOUT.dropout_scale()[0]["x"].shape == (100, 100)
 
 
 def sample_cases(spec: Spec, count: int = 10) -> list[Case]:

@@ -36,6 +36,7 @@ from graders.specs import normalization as NORM_SPECS
 from graders.specs import registry
 from graders.specs import sandwiches as SANDWICH_SPECS
 from graders.specs.base import Case, CaseRun, Spec
+from graders.specs.normalization import cases as NORM_CASES
 from graders.specs.program import setup_steps
 from reference import cs231n as R
 from reference.cs231n import layer_utils, layers
@@ -511,7 +512,7 @@ def min_group_variance(spec: Spec, case: Case) -> tuple[float, float]:
 def test_property_cases_keep_eps_far_below_every_group_variance(name: str, data: st.DataObject) -> None:
     spec = registry.get(name)
     variance, eps = min_group_variance(spec, data.draw(spec.cases()))
-    assert eps <= NORM_SPECS.EPS_SHARE * variance * 1.0001
+    assert eps <= NORM_CASES.EPS_SHARE * variance * 1.0001
 
 
 # ---------------------------------------------------------------- end to end

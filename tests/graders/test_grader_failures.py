@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
+import shutil
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import numpy as np
 import pytest
 
 from graders.assignment import Assignment
+from graders.assignment import load as load_assignment
+from graders.examples import EXAMPLES_DIR as EXAMPLES
+from graders.grade import GradeOptions, grade
 from tests.graders.conftest import (
     CORRECT_VECTORISED,
     DENSE_FUNCTIONS,
@@ -183,16 +187,17 @@ def test_db_bug_gets_partial_credit_a_diagnosis_and_a_working_repro(
 
     example = entry["counterexample"]
     assert example is not None and "x (" in example["description"]
-    # Run the repro here, against the module text the student wrote, as a student would in a notebook.
-    package = types.ModuleType("cs231n")
-    package.__path__ = []
-    module = types.ModuleType("cs231n.layers")
-    exec(compile(source, "cs231n/layers.py", "exec"), module.__dict__)
-    package.layers = module  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cs231n", package)
-    monkeypatch.setitem(sys.modules, "cs231n.layers", module)
-    namespace: dict[str, Any] = {}
-    exec(compile(example["repro"], "repro.py", "exec"), namespace)
+    assert example["repro"].startswith("# Reproduces the failing case")
+    # Run the repro as the student would: saved in their submission, run from a folder inside it (here the
+    # package's own folder), with nothing of theirs importable beforehand: the script finds cs231n itself.
+    submission = tmp_path / "sub"
+    script = submission / "cs231n" / "repro.py"
+    script.write_text(example["repro"])
+    monkeypatch.chdir(script.parent)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(submission))])
+    for name in [m for m in sys.modules if m == "cs231n" or m.startswith("cs231n.")]:
+        monkeypatch.delitem(sys.modules, name)
+    namespace = runpy.run_path(str(script))
     printed = capsys.readouterr().out
     n = namespace["x"].shape[0]
     assert n >= 2
@@ -266,3 +271,60 @@ def relu_forward(x):
 def test_same_report_for_a_module_with_a_syntax_error(tmp_path: Path, grade_submission: GradeFn) -> None:
     first, second = graded_twice_as_text(grade_submission, layers(tmp_path, "def affine_forward(:\n"))
     assert first == second
+
+
+def test_an_exception_names_the_students_file_line_and_code(tmp_path: Path, grade_submission: GradeFn) -> None:
+    source = with_override(CORRECT_VECTORISED, """
+        def relu_forward(x):
+            out = x if x >= 0 else 0
+            return out, x
+    """)
+    entry = by_name(grade_submission(layers(tmp_path, source)))["relu_forward"]
+    message = entry["checks"][0]["message"]
+    assert message.startswith("raised ValueError")
+    line = source.splitlines().index("    out = x if x >= 0 else 0") + 1
+    assert f"(at cs231n/layers.py, line {line}: out = x if x >= 0 else 0)" in message
+    # its robustness check is not judged, and says nothing about a bug it did not see
+    assert not any("writes into its input" in d for d in entry["diagnosis"]), entry["diagnosis"]
+
+
+def test_a_sandwich_on_a_skeleton_layer_names_the_layer(tmp_path: Path) -> None:
+    example = EXAMPLES / "cs231n-correct-vectorised" / "submission" / "assignment2"
+    sub = tmp_path / "sub"
+    shutil.copytree(example, sub)
+    layers_py = sub / "cs231n" / "layers.py"
+    layers_py.write_text(with_override(layers_py.read_text(), """
+        def relu_forward(x):
+            out = None
+            # TODO: Implement the ReLU forward pass.
+            cache = x
+            return out, cache
+    """))
+    options = GradeOptions(profile="quick", only=frozenset({"relu_forward", "affine_relu_forward"}))
+    entry = by_name(grade(sub, load_assignment("cs231n-a2"), options))["affine_relu_forward"]
+    assert entry["status"] != "passed"
+    assert any(d.startswith("relu_forward, which affine_relu_forward builds on, is not correct") for d in
+               entry["diagnosis"]), entry["diagnosis"]
+
+
+def test_accepting_an_input_the_handout_rejects_is_a_warning_not_a_lost_point(tmp_path: Path) -> None:
+    example = EXAMPLES / "cs231n-correct-vectorised" / "submission" / "assignment2"
+    sub = tmp_path / "sub"
+    shutil.copytree(example, sub)
+    layers_py = sub / "cs231n" / "layers.py"
+    source = layers_py.read_text()
+    # any mode but "train" runs as test mode: right on every case, but bn_param["mode"] = "eval" is accepted
+    lenient = source.replace('    elif mode == "test":', '    else:', 1)
+    raising = '    else:\n        raise ValueError(\'Invalid forward batchnorm mode "%s"\' % mode)\n'
+    lenient = lenient.replace(raising, "", 1)
+    assert lenient != source and "Invalid forward batchnorm mode" not in lenient
+    layers_py.write_text(lenient)
+    options = GradeOptions(profile="quick", only=frozenset({"batchnorm_forward"}))
+    entry = by_name(grade(sub, load_assignment("cs231n-a2"), options))["batchnorm_forward"]
+    assert entry["score"] == entry["max_score"]
+    assert any(w.startswith("batchnorm_forward accepts") and "raises ValueError" in w for w in entry["warnings"]), \
+        entry["warnings"]
+
+    layers_py.write_text(source)  # the hand-out's raise: no warning
+    entry = by_name(grade(sub, load_assignment("cs231n-a2"), options))["batchnorm_forward"]
+    assert not any("accepts" in w for w in entry["warnings"]), entry["warnings"]

@@ -119,7 +119,23 @@ def test_notebook_code_cells_with_magics_failing_and_broken_cells(tmp_path: Path
     report = grade_submission(path)
     assert_full_marks(report)
     assert any("cell 5" in w and "syntax error" in w for w in report["warnings"]), report["warnings"]
-    assert not any("cell 4" in w or "cell 6" in w for w in report["warnings"]), report["warnings"]
+    # the CIFAR load raised while the notebook was loaded: graded anyway, and said, with the notebook's name
+    assert any(w.startswith("layers.ipynb: cell 4 raised FileNotFoundError") for w in report["warnings"]), \
+        report["warnings"]
+    assert not any("cell 6" in w for w in report["warnings"]), report["warnings"]
+
+
+def test_a_notebook_is_named_as_handed_in(tmp_path: Path, grade_submission: GradeFn) -> None:
+    path = tmp_path / "Dan Smith - layers.ipynb"
+    path.write_text(notebook(("code", "import numpy as np\n"), ("code", AFFINE_CELL),
+                             ("code", "print(undefined_name)\n")))
+    report = grade_submission(path)
+    functions = {f["name"]: f for f in report["functions"]}
+    assert functions["affine_forward"]["module"] == "Dan Smith - layers.ipynb"
+    missing = functions["relu_forward"]
+    assert missing["status"] == "missing"
+    assert "not defined in Dan Smith - layers.ipynb" in missing["checks"][0]["message"]
+    assert any(w.startswith("Dan Smith - layers.ipynb: cell 3 raised NameError") for w in report["warnings"])
 
 
 def test_notebook_with_a_future_import_cell(tmp_path: Path, grade_submission: GradeFn) -> None:
@@ -171,3 +187,14 @@ def test_single_file_with_an_unusual_name(tmp_path: Path, grade_submission: Grad
     path = tmp_path / name
     path.write_text(CORRECT_VECTORISED)
     assert_full_marks(grade_submission(path))
+
+
+def test_an_unrelated_file_is_graded_with_a_warning_naming_what_was_expected(
+        tmp_path: Path, grade_submission: GradeFn) -> None:
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "hello.py").write_text("print('hello')\n")
+    report = grade_submission(folder)
+    assert all(f["status"] == "missing" for f in report["functions"])
+    warning = next(w for w in report["warnings"] if w.startswith("hello.py defines none of the functions"))
+    assert "cs231n/layers.py" in warning

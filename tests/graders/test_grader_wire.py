@@ -141,3 +141,33 @@ def test_a_numpy_scalar_returned_by_the_student_arrives_zero_dimensional() -> No
     decoded = decode_reply_value(node, encoder.blobs, LIMIT)
     assert decoded["scores"].shape == (2, 3)
     assert decoded["loss"].shape == () and decoded["loss"] == 2.5
+
+
+# ---------------------------------------------------------------- the load reply's notebook cell errors
+def _load_reply(cell_errors: Any) -> dict[str, Any]:
+    return {"modules": {"layers": {"ok": True, "names": ["f"], "cell_errors": cell_errors}}}
+
+
+def test_cell_errors_of_a_load_reply_are_kept_when_well_formed() -> None:
+    from graders.sandbox import replies
+
+    loaded = replies.load(_load_reply([[4, "FileNotFoundError('x')"]]), {"layers": "layers"})
+    assert loaded["modules"]["layers"]["cell_errors"] == [(4, "FileNotFoundError('x')")]
+    assert replies.load(_load_reply(None), {"layers": "layers"})["modules"]["layers"]["cell_errors"] == []
+
+
+@pytest.mark.parametrize("forged", [
+    "cell 4",                       # not a list
+    [[4]],                          # not a pair
+    [["4", "e"]],                   # a cell number that is not an int
+    [[True, "e"]],                  # a bool is not a cell number
+    [[0, "e"]],                     # cells count from 1
+    [[4, {"x": 1}]],                # an error that is not text
+    [[i, "e"] for i in range(1, 100)],  # more than the worker ever sends
+])
+def test_forged_cell_errors_are_a_wire_error(forged: Any) -> None:
+    from graders.sandbox import replies
+    from graders.sandbox.wire import WireError
+
+    with pytest.raises(WireError):
+        replies.load(_load_reply(forged), {"layers": "layers"})

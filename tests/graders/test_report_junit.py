@@ -12,12 +12,15 @@ from hypothesis import strategies as st
 from graders.report import write_reports
 from graders.report.junit import junit_xml
 from graders.report.samples import (
+    IN_PLACE_WARNING,
+    STAND_IN_WARNING,
     error_function,
     hostile_function,
     make_report,
     missing_function,
     partial_function_with_where,
     passed_function,
+    passed_function_with_warning,
     sample_report,
 )
 from graders.report.view import build_view
@@ -35,7 +38,8 @@ def test_written_junit_parses_and_counts_match(tmp_path: Path) -> None:
     root = ET.fromstring(data)
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
-    assert [suite.get("name") for suite in suites] == [fn["name"] for fn in sample_report()["functions"]]
+    names = [fn["name"] for fn in sample_report()["functions"]]
+    assert [suite.get("name") for suite in suites] == ["submission", *names]  # it has submission warnings
     cases = root.findall("./testsuite/testcase")
     # affine 1 check, conv 3 checks, missing 1, timeout 1, hostile 1 check
     assert len(cases) == 7 == int(root.get("tests", "-1"))
@@ -96,3 +100,21 @@ def test_any_student_text_gives_parseable_xml(text: str) -> None:
     function["diagnosis"] = [text]
     root = ET.fromstring(junit_xml(build_view(make_report([function]))))
     assert len(root.findall("./testsuite/testcase/failure")) == 1
+
+
+def test_warnings_reach_junit_as_properties_and_system_out() -> None:
+    root = parse(make_report([passed_function_with_warning(), passed_function()], warnings=[STAND_IN_WARNING]))
+    submission, relu, affine = root.findall("testsuite")
+    assert submission.get("name") == "submission" and submission.findall("testcase") == []
+    assert submission.get("tests") == "0" and root.get("tests") == "2"
+    assert [p.get("value") for p in submission.findall("properties/property[@name='warning']")] == [STAND_IN_WARNING]
+    assert submission.findtext("system-out") == f"Warning: {STAND_IN_WARNING}"
+    assert [p.get("value") for p in relu.findall("properties/property[@name='warning']")] == [IN_PLACE_WARNING]
+    assert relu.findtext("system-out") == f"Warning: {IN_PLACE_WARNING}"
+    assert relu.find("testcase/failure") is None  # a warning is not a failure
+    assert affine.find("system-out") is None and not affine.findall("properties/property[@name='warning']")
+
+
+def test_no_submission_suite_without_submission_warnings() -> None:
+    root = parse(make_report([passed_function()]))
+    assert [suite.get("name") for suite in root.findall("testsuite")] == ["affine_forward"]

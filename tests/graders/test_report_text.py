@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from graders.report.plaintext import explain_function, where_grid
-from graders.report.samples import error_function, make_report, partial_function_with_where
+from graders.report.samples import (
+    error_function,
+    make_report,
+    partial_function_with_values,
+    partial_function_with_where,
+)
 from graders.report.text import clean_text, format_number, format_seconds, one_line
 from graders.report.view import WhereView, build_view
 
@@ -73,3 +78,10 @@ def test_view_tolerates_missing_optional_keys_and_junk_numbers() -> None:
     assert math.isnan(function.score) and function.max_score == 0.0 and function.status == "error"
     assert function.checks[0].passed is False and function.checks[0].cases == 0
     assert function.counterexample is None and function.diagnosis == ()
+
+
+def test_explanation_shows_a_small_array_as_numbers() -> None:
+    text = explain_function(build_view(make_report([partial_function_with_values()])).functions[0])
+    assert "dx (1x3): expected, got and difference" in text
+    assert "      (0, 1)    0.12573         -0    -0.12573  ✗\n" in text
+    assert "# = at least" not in text  # no character grid for it

@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graders.sandbox.inprocess import run_case
-from graders.specs import dropout as DROPOUT
 from graders.specs import registry
 from graders.specs.base import Case, CaseRun, Spec
 from reference.cs231n import layer_utils, layers
@@ -84,7 +83,7 @@ def test_old_dropout_convention_is_a_factory_option() -> None:
         return x * mask, (param, mask)
 
     old = SimpleNamespace(dropout_forward=dropout_forward)
-    cases = DROPOUT.dropout_fixed()
+    cases = registry.get("dropout_forward").fixed_cases()
     assert all_passed(runs_of(registry.get("dropout_forward", p_is="drop"), cases, old))
     new_spec = registry.get("dropout_forward")
     runs = runs_of(new_spec, cases, old)
@@ -367,7 +366,7 @@ def dropout_module(
 
 
 def test_binomial_dropout_passes() -> None:
-    cases = DROPOUT.dropout_fixed()
+    cases = registry.get("dropout_forward").fixed_cases()
     module = dropout_module(lambda p: p)
     for name in ("dropout_forward", "dropout_backward"):
         assert all_passed(runs_of(registry.get(name), cases, module))
@@ -383,21 +382,22 @@ def test_binomial_dropout_passes() -> None:
 )
 def test_dropout_forward_bugs_are_named(module: SimpleNamespace, bug: str) -> None:
     spec = registry.get("dropout_forward")
-    runs = runs_of(spec, DROPOUT.dropout_fixed(), module)
+    runs = runs_of(spec, registry.get("dropout_forward").fixed_cases(), module)
     assert not all_passed(runs)
     assert diagnosed(spec, runs) == {bug}
 
 
 def test_dropout_backward_without_the_mask_is_named() -> None:
     spec = registry.get("dropout_backward")
-    runs = runs_of(spec, DROPOUT.dropout_fixed(), dropout_module(lambda p: p, mask_in_backward=False))
+    cases = registry.get("dropout_forward").fixed_cases()
+    runs = runs_of(spec, cases, dropout_module(lambda p: p, mask_in_backward=False))
     assert not all_passed(runs)
     assert diagnosed(spec, runs) == {"mask not applied in backward"}
 
 
 # ---------------------------------------------------------------- sandwiches: domain guards
 def test_sandwich_cases_keep_relu_inputs_and_pool_maxima_clear_of_kinks() -> None:
-    from graders.specs import sandwiches as SW
+    from graders.specs.sandwiches import cases as SW
 
     spec = registry.get("conv_relu_pool_backward")
 

@@ -122,6 +122,6 @@ def test_every_spec_is_checked_against_something() -> None:
         if s.torch_expected is None
         and s.same_as is None
         and not s.gradients
-        and not s.extra.get("verified_by")
+        and not s.verified_by
     ]
     assert not unverified, f"specs verified by nothing: {unverified}"

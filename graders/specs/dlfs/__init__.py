@@ -47,13 +47,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from graders.specs.base import Spec
+from graders.specs.dlfs.batchnorm import batchnorm_spec
 from graders.specs.dlfs.convolution import convolution_spec, pooling_spec
+from graders.specs.dlfs.dropout import dropout_spec
 from graders.specs.dlfs.functions import cross_entropy_spec, sigmoid_spec, softmax_spec
 from graders.specs.dlfs.gradient import numerical_gradient_spec
-from graders.specs.dlfs.layers import affine_spec, relu_spec, sigmoid_layer_spec, softmax_with_loss_spec
+from graders.specs.dlfs.layers import affine_spec, relu_spec, sigmoid_layer_spec
 from graders.specs.dlfs.mnist import load_mnist_spec
 from graders.specs.dlfs.network import two_layer_net_spec
-from graders.specs.dlfs.regularization import batchnorm_spec, dropout_spec
+from graders.specs.dlfs.softmax_with_loss import softmax_with_loss_spec
 from graders.specs.dlfs.util import col2im_spec, im2col_spec
 
 FACTORIES: dict[str, Callable[..., Spec]] = {

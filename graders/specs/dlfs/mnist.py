@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from graders.specs.base import Case, Check, Spec, Verdict
+from graders.specs.base import Case, Check, NamedCase, Spec, Tol, Verdict
 from graders.specs.dlfs.common import one_hot
+from graders.specs.kit.resources import mnist_dir
+from graders.specs.kit.tolerances import EXACT, MNIST_PIXELS
 from graders.specs.program import Attr, Expr, Input, Item, Program, Result, Slice, call
 from reference import dlfs as D
 
@@ -20,13 +22,48 @@ SPLITS = (("train", 0), ("test", 1))
 PARTS = (("x", 0), ("t", 1))
 
 
+def load_mnist_spec() -> Spec:
+    images = "first and last 64 images: pixel / 255 (float) when normalize, else the stored uint8 values"
+    labels = "first and last 64 labels: one-hot rows when one_hot_label, else digits"
+    return Spec(
+        name="load_mnist",
+        module="mnist",
+        api="function",
+        domain=lambda case: set(case) == set(OPTIONS) and all(isinstance(case[k], bool) for k in OPTIONS),
+        cases=load_mnist_cases,
+        notebook=load_mnist_notebook,
+        program=load_mnist_program,
+        expected=load_mnist_expected,
+        checks=(
+            Check(
+                "shapes",
+                compare=_shapes_rule,
+                description="(60000, 784) or (60000, 1, 28, 28) images; (N,) or (N, 10) labels",
+            ),
+            _sample_check(part="x", split="train", tol=MNIST_PIXELS, description=images),
+            _sample_check(part="t", split="train", tol=EXACT, description=labels),
+            _sample_check(part="x", split="test", tol=MNIST_PIXELS, description=images),
+            _sample_check(part="t", split="test", tol=EXACT, description=labels),
+        ),
+        describe=describe_mnist,
+        convention="book: load_mnist(normalize=True, flatten=True, one_hot_label=False) -> "
+        "(x_train, t_train), (x_test, t_test); the IDX files are staged beside dataset/mnist.py",
+        verified_by="md5 of the IDX files and the reference loader (tests/graders/test_dlfs_specs.py)",
+    )
+
+
+# ---------------------------------------------------------------- cases
 def _options(normalize: bool, flatten: bool, one_hot_label: bool) -> Case:
     return {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
 
 
-def load_mnist_fixed() -> list[Case]:
-    """The book's defaults, and every option flipped (uint8 (N, 1, 28, 28) images, one-hot labels)."""
-    return [_options(True, True, False), _options(False, False, True)]
+def load_mnist_notebook() -> list[NamedCase]:
+    return [
+        NamedCase("book: the defaults, load_mnist(normalize=True, flatten=True, one_hot_label=False)",
+                  _options(True, True, False)),
+        NamedCase("not the book's defaults: every option flipped (uint8 (N, 1, 28, 28) images, one-hot labels)",
+                  _options(False, False, True)),
+    ]
 
 
 def load_mnist_cases() -> st.SearchStrategy[Case]:
@@ -34,6 +71,7 @@ def load_mnist_cases() -> st.SearchStrategy[Case]:
     return st.just(_options(True, True, True))
 
 
+# ---------------------------------------------------------------- program, reference, rules
 def load_mnist_program(case: Case) -> Program:
     """load_mnist(**options); fetch the first and last 64 entries and the shape of each returned array."""
     outputs: dict[str, Expr] = {}
@@ -50,8 +88,6 @@ def load_mnist_program(case: Case) -> Program:
 @functools.cache
 def _mnist_raw() -> dict[str, np.ndarray]:
     """The raw uint8 images (N, 28, 28) and labels of both splits, read once per process by the reference."""
-    from graders.datasets import mnist_dir
-
     folder = mnist_dir()
     if folder is None:
         raise FileNotFoundError("MNIST files not found: set NNGRADE_MNIST_DIR to grade load_mnist")
@@ -93,44 +129,14 @@ def _shapes_rule(case: Case, actual: Mapping[str, Any], expected: Mapping[str, A
     return Verdict(True)
 
 
-def _sample_check(part: str, split: str, atol: float, description: str) -> Check:
+def _sample_check(*, part: str, split: str, tol: Tol, description: str) -> Check:
     return Check(
         f"{part}_{split}",
         outputs=(f"{part}_{split}_head", f"{part}_{split}_tail"),
-        atol=atol,
-        rtol=0.0,
+        tol=tol,
         description=description,
     )
 
 
 def describe_mnist(case: Case) -> str:
     return "load_mnist(" + ", ".join(f"{k}={case[k]}" for k in OPTIONS) + ")"
-
-
-def load_mnist_spec() -> Spec:
-    images = "first and last 64 images: pixel / 255 (float) when normalize, else the stored uint8 values"
-    labels = "first and last 64 labels: one-hot rows when one_hot_label, else digits"
-    return Spec(
-        name="load_mnist",
-        module="mnist",
-        api="function",
-        cases=load_mnist_cases,
-        fixed_cases=load_mnist_fixed,
-        program=load_mnist_program,
-        expected=load_mnist_expected,
-        checks=(
-            Check(
-                "shapes",
-                compare=_shapes_rule,
-                description="(60000, 784) or (60000, 1, 28, 28) images; (N,) or (N, 10) labels",
-            ),
-            _sample_check("x", "train", 1e-6, images),
-            _sample_check("t", "train", 0.0, labels),
-            _sample_check("x", "test", 1e-6, images),
-            _sample_check("t", "test", 0.0, labels),
-        ),
-        describe=describe_mnist,
-        convention="book: load_mnist(normalize=True, flatten=True, one_hot_label=False) -> "
-        "(x_train, t_train), (x_test, t_test); the IDX files are staged beside dataset/mnist.py",
-        extra={"verified_by": "md5 of the IDX files and the reference loader (tests/graders/test_dlfs_specs.py)"},
-    )

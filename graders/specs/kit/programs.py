@@ -1,0 +1,129 @@
+"""Program builders every family uses: the student's calls for one case, written in the Program language.
+
+Each builder returns a ``Spec.program`` (case -> Program), a ``Spec.handout_program`` or an ``OwnGradient``.
+Forward and backward are separate gradable functions: a backward's program runs the student's own forward
+first as a setup step (when it raises, the case says nothing about the backward) and hands its cache to the
+student's backward. Where the hand-out's starter code fixes the cache (affine ``(x, w, b)``, ReLU ``x``, conv
+``(x, w, b, conv_param)``, max-pool ``(x, pool_param)``), ``handout_backward`` calls the backward with that
+cache built from the case, so a wrong or raising forward costs the backward nothing (see graders/backward.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from graders.specs.base import Case, OwnGradient
+from graders.specs.program import Attr, Expr, Input, Item, Pack, Program, Result, as_setup, call, method
+
+
+# ---------------------------------------------------------------- cs231n-style functions
+def forward_program(module: str, forward: str, *args: str) -> Callable[[Case], Program]:
+    """Run ``module.forward(*args)`` and fetch ``out`` (the first element of the returned pair)."""
+
+    def program(case: Case) -> Program:
+        return Program(
+            steps=(call("fwd", module, forward, *(Input(a) for a in args)),),
+            outputs={"out": Item(Result("fwd"), 0)},
+        )
+
+    return program
+
+
+def backward_program(
+    module: str, forward: str, backward: str, args: tuple[str, ...], grads: tuple[str, ...]
+) -> Callable[[Case], Program]:
+    """Run the student's forward (a setup step), then their backward on ``dout`` and their own cache; fetch
+    each gradient."""
+
+    def program(case: Case) -> Program:
+        steps = (
+            as_setup(call("fwd", module, forward, *(Input(a) for a in args))),
+            call("bwd", module, backward, Input("dout"), Item(Result("fwd"), 1)),
+        )
+        return Program(steps=steps, outputs=gradient_outputs(grads))
+
+    return program
+
+
+def gradient_outputs(grads: tuple[str, ...]) -> dict[str, Expr]:
+    """The names of a backward's result: the result itself for one gradient, else its items in order."""
+    if len(grads) == 1:
+        return {grads[0]: Result("bwd")}
+    return {g: Item(Result("bwd"), i) for i, g in enumerate(grads)}
+
+
+def handout_backward(
+    module: str, backward: str, cache: Callable[[], Expr], grads: tuple[str, ...]
+) -> Callable[[Case], tuple[Program, Case]]:
+    """A ``Spec.handout_program``: the student's backward on ``dout`` and the cache the hand-out's forward
+    builds (``cache()``, e.g. ``Pack((x, w, b))``), with no forward call at all. Why: the cs231n starter code
+    fixes that cache, so a backward given it is judged on what it computes, whatever the student's forward
+    does (wrong values, or an exception)."""
+
+    def program(case: Case) -> tuple[Program, Case]:
+        steps = (call("bwd", module, backward, Input("dout"), cache()),)
+        return Program(steps=steps, outputs=gradient_outputs(grads)), case
+
+    return program
+
+
+def packed(*names: str) -> Callable[[], Expr]:
+    """A hand-out cache that is the tuple of these case inputs, in order: ``(x, w, b)``."""
+    return lambda: Pack(tuple(Input(n) for n in names))
+
+
+# ---------------------------------------------------------------- backward through the student's own cache
+def own_cache_backward_program(
+    module: str, forward: str, backward: str, args: tuple[str, ...], grads: tuple[str, ...]
+) -> Callable[[Case], Program]:
+    """The student's forward (a setup step), then their backward on ``dout`` and that forward's cache.
+
+    Fetches the gradients and the forward's ``out``: OwnGradient compares that ``out`` with the reference's to
+    decide whether the backward may be judged against the student's own forward.
+    """
+
+    def program(case: Case) -> Program:
+        steps = (
+            as_setup(call("fwd", module, forward, *(Input(a) for a in args))),
+            call("bwd", module, backward, Input("dout"), Item(Result("fwd"), 1)),
+        )
+        outputs: dict[str, Expr] = {g: Item(Result("bwd"), i) for i, g in enumerate(grads)}
+        outputs["out"] = Item(Result("fwd"), 0)
+        return Program(steps=steps, outputs=outputs)
+
+    return program
+
+
+def own_forward_gradient(
+    module: str, forward: str, args: tuple[str, ...], wrt: Mapping[str, str], max_entries: int = 400
+) -> OwnGradient:
+    """Judge the gradients ``wrt`` (gradient -> input) against central differences of the student's
+    ``forward`` run on the case's ``args``."""
+    return OwnGradient(forward=forward_program(module, forward, *args), wrt=dict(wrt), max_entries=max_entries)
+
+
+# ---------------------------------------------------------------- the book's layer classes
+def layer_program(cls: str, ctor: Sequence[Expr], forward_args: Sequence[Expr], attrs: Sequence[str] = ()) -> Program:
+    """``layer = cls(*ctor)``; ``out = layer.forward(*forward_args)``; ``dx = layer.backward(dout)``; then
+    fetch out, dx and each gradient attribute (``layer.dW``, ...)."""
+    steps = (
+        call("layer", "layers", cls, *ctor),
+        method("fwd", Result("layer"), "forward", *forward_args),
+        method("bwd", Result("layer"), "backward", Input("dout")),
+    )
+    outputs: dict[str, Expr] = {"out": Result("fwd"), "dx": Result("bwd")}
+    outputs.update({a: Attr(Result("layer"), a) for a in attrs})
+    return Program(steps=steps, outputs=outputs)
+
+
+def layer_expected(make: Callable[[Case], Any], attrs: Sequence[str] = ()) -> Callable[[Case], dict[str, Any]]:
+    """The reference layer's out, dx and gradient attributes on the case."""
+
+    def expected(case: Case) -> dict[str, Any]:
+        layer = make(case)
+        out = layer.forward(case["x"])
+        dx = layer.backward(case["dout"])
+        return {"out": out, "dx": dx, **{a: getattr(layer, a) for a in attrs}}
+
+    return expected
