@@ -124,6 +124,10 @@ def describe_exit(code: int) -> str:
     return f"the worker exited with status {code}"
 
 
+#: How long a forked worker's parent waits for the fork server to report the worker's exit status.
+STATUS_WAIT_S = 2.0
+
+
 class WorkerTimeout(Exception):
     """The worker did not answer within the wall-clock or CPU limit (it has been killed)."""
 
@@ -796,13 +800,17 @@ class ForkedWorker(Worker):
         if self.drain is not None and self.drain.flooded:
             return (f"the worker printed more than {self.limits.output_bytes} bytes and was stopped "
                     "(output limit)")
+        # the pipe closes a moment before the server reaps the child and writes its status (later still on a
+        # loaded machine): wait for it, a bounded time
         status_file = self.workdir / EXIT_STATUS_FILE
-        deadline = time.monotonic() + 0.5
-        while not status_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        try:
-            code = int(status_file.read_text())
-        except (OSError, ValueError):
-            return ""
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while True:
+            try:
+                code = int(status_file.read_text())
+                break
+            except (OSError, ValueError):
+                if time.monotonic() >= deadline:
+                    return ""
+                time.sleep(0.01)
         self._exited = True
         return describe_exit(code)

@@ -725,9 +725,10 @@ def reap_children(state: State) -> None:
         if path is None:
             continue
         code = os.waitstatus_to_exitcode(status)
-        try:
-            with open(path, "w") as handle:
+        try:  # written whole, then renamed: the parent never reads a half-written status
+            with open(path + ".part", "w") as handle:
                 handle.write(str(code))
+            os.replace(path + ".part", path)
         except OSError:
             pass
 

@@ -23,6 +23,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "graders.specs.conv",
     "graders.specs.pool",
     "graders.specs.sandwiches",
+    "graders.specs.optim",
     "graders.specs.dlfs",
 )
 

@@ -4,7 +4,8 @@
     out, cache = R.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
 
 ``layers`` holds the single layers and losses, ``conv`` the convolution and pooling layers (naive and fast),
-``layer_utils`` the sandwich layers built from them.
+``layer_utils`` the sandwich layers built from them. The update rules of ``optim.py`` are a module of their own,
+as in the hand-out: ``from reference.cs231n import optim``.
 """
 
 from __future__ import annotations

@@ -190,14 +190,18 @@ def test_the_top_problem_names_the_students_file_line_and_code(broken: tuple[dic
     utils = next(p for p in report["problems"] if p["module"] == "layer_utils")
     assert utils["caused_by"] == "layers"
     blocked = {f["name"] for f in report["functions"] if f.get("blocked_by")}
-    assert blocked == {f["name"] for f in report["functions"]}
+    # every function of layers.py and layer_utils.py; optim.py imported and is graded as usual
+    assert blocked == {f["name"] for f in report["functions"] if not f["module"].endswith("optim.py")}
     assert set(layers["functions"]) | set(utils["functions"]) == blocked
+    assert all(f["status"] == "passed" for f in report["functions"] if f["module"].endswith("optim.py"))
 
 
 def test_functions_say_briefly_why_and_nobody_is_told_to_fix_another_first(
         broken: tuple[dict[str, Any], dict[str, str]]) -> None:
     report, files = broken
     for function in report["functions"]:
+        if not function.get("blocked_by"):
+            continue  # optim.py, which imported
         for check in function["checks"]:
             assert check["message"].startswith("not graded: importing assignment2/cs231n/"), check["message"]
             assert "\n" not in check["message"] and "importlib" not in check["message"]

@@ -1,4 +1,5 @@
-"""Functions the grader hands to student code that takes a function argument (the book's numerical_gradient).
+"""Functions the grader hands to student code that takes a function argument (the book's numerical_gradient),
+and ``snapshot``, which a program calls to keep a value as it was after a step.
 
 Staged into every worker beside worker_main.py and importable there as ``nngrade_support``; the grading process
 imports the same file to know the exact gradients. Smooth, with no kinks, and with gradients that differ from
@@ -30,3 +31,17 @@ def wavy(x: np.ndarray) -> float:
 
 def wavy_grad(x: np.ndarray) -> np.ndarray:
     return _weights(x) * np.cos(x)
+
+
+def snapshot(value: object, *keys: object) -> object:
+    """A deep copy of ``value``, or of ``value[key]`` for each key in turn (None when one is missing): what a
+    program keeps of a step's result before a later step can change it in place (an update rule's ``w -= ...``,
+    the config dict it updates and returns). None stays None, so a rule that returns None is told so."""
+    import copy
+
+    for key in keys:
+        try:
+            value = value[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return copy.deepcopy(value)

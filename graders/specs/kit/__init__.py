@@ -8,7 +8,8 @@ imports a family. When two families need the same helper, it moves here, into th
 * ``tolerances``: the named tolerances (``Tol``) with the reason for each width.
 * ``programs``: Program builders: a forward's ``out``, a backward through the student's own forward and cache
   or through the hand-out's cache, the forward an ``OwnGradient`` differentiates, a book layer's
-  construct-forward-backward sequence and its reference.
+  construct-forward-backward sequence and its reference, an update rule's consecutive steps (each call given
+  the previous one's results, as a training loop does).
 * ``gradients``: the scalar ``sum(out * dout)`` whose gradient a backward computes (for ``GradientCheck``).
 * ``rules``: building blocks of custom ``Check.compare`` rules: reading an output as an array of a shape, the
   input-unchanged robustness check, and graders.checks' comparisons (families do not import graders.checks).

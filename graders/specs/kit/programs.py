@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graders.specs.base import Case, OwnGradient
-from graders.specs.program import Attr, Expr, Input, Item, Pack, Program, Result, as_setup, call, method
+from graders.specs.program import Attr, Call, Const, Expr, Input, Item, Pack, Program, Result, as_setup, call, method
 
 
 # ---------------------------------------------------------------- cs231n-style functions
@@ -127,3 +127,48 @@ def layer_expected(make: Callable[[Case], Any], attrs: Sequence[str] = ()) -> Ca
         return {"out": out, "dx": dx, **{a: getattr(layer, a) for a in attrs}}
 
     return expected
+
+
+# ---------------------------------------------------------------- an optimizer's consecutive steps
+def step_output(name: str, step: int) -> str:
+    """The output holding ``name`` after step ``step`` (1-based): ``next_w`` for the first step, as the
+    notebook names it, then ``next_w_2``, ``next_w_3``, ..."""
+    return name if step == 1 else f"{name}_{step}"
+
+
+#: The worker's support module (graders/sandbox/support/nngrade_support.py): its ``snapshot`` deep-copies a value.
+SUPPORT_MODULE = "nngrade_support"
+
+
+def stepping_program(
+    module: str, fn: str, *, state: Sequence[str] = (), w: str = "w", grads: str = "dws", config: str = "config",
+) -> Callable[[Case], Program]:
+    """An update rule ``next_w, config = fn(w, dw, config)`` called once per gradient in ``case[grads]`` (a
+    stack, one per step), each call given the previous call's next_w and config, as a training loop does
+    (cs231n's ``Solver._step`` stores both and passes them back); the first call gets ``case[w]`` and
+    ``case[config]`` (None: the rule fills in its defaults).
+
+    After each step the program keeps a snapshot (a deep copy, by the worker's support module) of next_w and of
+    each ``state`` entry of the returned config (None where it is missing): outputs ``next_w``, ``velocity``
+    after the first step, ``next_w_2``, ``velocity_2`` after the second (:func:`step_output`). Snapshots,
+    because a rule may update in place (the hand-out's own ``sgd`` does ``w -= ...``; ``v *= momentum`` is as
+    correct), so the arrays a later step returns may be the very objects an earlier one returned; and a rule
+    that returns None, or a config without its state, is judged on that instead of stopping the case.
+    """
+
+    def program(case: Case) -> Program:
+        steps: list[Call] = []
+        outputs: dict[str, Expr] = {}
+        current_w: Expr = Input(w)
+        current_config: Expr = Input(config)
+        for k in range(1, len(case[grads]) + 1):
+            steps.append(call(f"step{k}", module, fn, current_w, Item(Input(grads), k - 1), current_config))
+            current_w, current_config = Item(Result(f"step{k}"), 0), Item(Result(f"step{k}"), 1)
+            kept = [call(step_output("next_w", k), SUPPORT_MODULE, "snapshot", current_w)]
+            kept += [call(step_output(key, k), SUPPORT_MODULE, "snapshot", current_config, Const(key)) for key in state]
+            for snapshot in kept:
+                steps.append(snapshot)
+                outputs[snapshot.id] = Result(snapshot.id)
+        return Program(steps=tuple(steps), outputs=outputs)
+
+    return program

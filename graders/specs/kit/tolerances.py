@@ -60,3 +60,11 @@ NETWORK_NUMERICAL_GRADIENT = Tol(1e-5, 1e-4, "a whole network's numerical gradie
 MNIST_PIXELS = Tol(1e-6, 0.0, "pixels divided by 255 in float32 (the book) or float64: they differ by ~3e-8")
 LOSS_FINITE_DIFFERENCES = Tol(1e-6, 1e-5, "finite differences of a loss over scores up to ~30 in size: "
                                           "cancellation grows with the scores")
+
+# ---------------------------------------------------------------- optimizers
+OPTIMIZER_STEP = Tol(1e-12, 1e-9, "a parameter after a few update-rule steps: a handful of operations per entry "
+                                  "and step on O(1) weights; in-place, reordered or np.square forms differ by ulps, "
+                                  "the smallest real bug (eps inside the root on 1e-5 gradients) by far more")
+OPTIMIZER_STATE = Tol(1e-15, 1e-9, "an optimizer's moving averages (velocity, cache, m, v): one multiply-add per "
+                                   "entry and step, rounding relative to the terms; the absolute floor is 1% of the "
+                                   "smallest averages the cases reach (squares of 1e-5 gradients times 1 - beta2)")
