@@ -450,6 +450,56 @@ def doctor_command(python: str | None, require_strict: bool) -> None:
         sys.exit(1)
 
 
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope's autograder: build the zip to upload; `run` is what the zip's run_autograder calls."""
+
+
+@gradescope_group.command("build")
+@click.option("--assignment", "assignment_name", required=True,
+              help="Assignment name (see `nngrade assignments`) or path to an assignment .toml file.")
+@click.option("--python-version", "python_version", default="3.11", show_default=True,
+              help="Python the image grades with (setup.sh installs python3.N from the image's apt sources "
+              "when missing, else uses python3).")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=Path("autograder.zip"),
+              show_default=True, help="The zip to write.")
+@click.option("--visibility", type=click.Choice(["visible", "after_published", "after_due_date", "hidden"]),
+              default="visible", show_default=True,
+              help="When students see the tests (one per function) and their output.")
+@SEED_OPTION
+@PROFILE_OPTION
+@BUDGET_OPTION
+def gradescope_build_command(
+    assignment_name: str, python_version: str, out: Path, visibility: str, seed: int, profile: str, budget: float
+) -> None:
+    """Write the autograder zip (setup.sh, run_autograder, nngrade's source) for ASSIGNMENT."""
+    from graders.gradescope.bundle import AutograderConfig, BundleError, build_bundle
+
+    assignment_name = _absolute_if_file(assignment_name)
+    _load_assignment(assignment_name)
+    config = AutograderConfig(assignment=assignment_name, seed=seed, profile=profile, budget_s=budget,
+                              visibility=visibility)
+    try:
+        written = build_bundle(assignment_name, Path(os.path.abspath(out)), python_version=python_version,
+                               config=config)
+    except BundleError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wrote {written}: upload it as the assignment's autograder (Configure Autograder, Zip file)")
+
+
+@gradescope_group.command("run")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"),
+              show_default=True, help="The autograder folder (source/, submission/, results/).")
+def gradescope_run_command(root: Path) -> None:
+    """Grade ROOT/submission and write ROOT/results/results.json (called by the bundle's run_autograder)."""
+    from graders.gradescope.autograder import run_autograder
+
+    root = Path(os.path.abspath(root))
+    _work_in_private_folder()
+    results = run_autograder(root)
+    click.echo(f"{results['score']:g} points; results in {os.path.join(root, 'results')}")
+
+
 def run() -> None:
     """Entry point with the exit-status contract: usage errors 2, internal errors 3."""
     try:

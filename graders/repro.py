@@ -29,6 +29,9 @@ from graders.specs.program import (
 from graders.specs.strategies import recipe_of
 
 MAX_LITERAL = 4000
+#: Expected outputs are printed (to compare with) only up to this many entries: beyond that the report, not
+#: the script, shows where the values differ, and a page of numbers helps nobody.
+MAX_EXPECTED = 400
 SUPPORT_MODULE = "nngrade_support"
 
 COMPARE_HELPER = """
@@ -168,7 +171,7 @@ def repro(
     if expected:
         lines.append("")
         for name, value in expected.items():
-            if name in program.outputs and isinstance(value, np.ndarray) and value.size <= MAX_LITERAL:
+            if name in program.outputs and isinstance(value, np.ndarray) and value.size <= MAX_EXPECTED:
                 lines.append(f"expected_{name} = {literal(value)}")
                 lines.append(f"compare({name!r}, {name}, expected_{name})")
     return "\n".join(lines) + "\n"

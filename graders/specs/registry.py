@@ -24,6 +24,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "graders.specs.pool",
     "graders.specs.sandwiches",
     "graders.specs.optim",
+    "graders.specs.fc_net",
     "graders.specs.dlfs",
 )
 

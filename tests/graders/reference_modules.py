@@ -9,7 +9,7 @@ from graders.sandbox.support import nngrade_support as SUPPORT
 from reference import cs231n
 from reference import dlfs as D
 from reference import layers as BOOK_LAYERS
-from reference.cs231n import layer_utils, optim
+from reference.cs231n import fc_net, layer_utils, optim
 from reference.functional import conv as CONV
 
 #: cs231n's module keys: layers.py holds the naive conv and pool too; fast_layers the fast ones.
@@ -18,6 +18,7 @@ CS231N: dict[str, Any] = {
     "fast_layers": cs231n,
     "layer_utils": layer_utils,
     "optim": optim,
+    "fc_net": fc_net,
     "nngrade_support": SUPPORT,
     "extras": SimpleNamespace(conv2d=CONV.conv2d, conv2d_grads=CONV.conv2d_grads, conv1d=CONV.conv1d,
                               conv1d_grads=CONV.conv1d_grads),

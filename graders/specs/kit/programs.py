@@ -14,7 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graders.specs.base import Case, OwnGradient
-from graders.specs.program import Attr, Call, Const, Expr, Input, Item, Pack, Program, Result, as_setup, call, method
+from graders.specs.program import (
+    Assign,
+    Attr,
+    Call,
+    Const,
+    Expr,
+    Input,
+    Item,
+    Pack,
+    Program,
+    Result,
+    as_setup,
+    call,
+    method,
+)
 
 
 # ---------------------------------------------------------------- cs231n-style functions
@@ -172,3 +186,31 @@ def stepping_program(
         return Program(steps=tuple(steps), outputs=outputs)
 
     return program
+
+
+# ---------------------------------------------------------------- a network class through its public methods
+def net_program(
+    module: str, cls: str, *, ctor: Mapping[str, Expr], params: Sequence[str],
+    calls: Sequence[tuple[str, str, Sequence[Expr]]], outputs: Mapping[str, Expr],
+) -> Program:
+    """``net = cls(**ctor)``; write the case's ``params`` into ``net.params[k]`` (so every case judges the
+    methods at the same point, whatever the random initialisation); then each ``(id, method, args)`` of
+    ``calls`` on the net, in order; fetch ``outputs`` (expressions over the calls' results). The instance never
+    leaves the worker, only the fetched values do: TwoLayerNet's move, written once for every network class."""
+    net = Result("net")
+    steps: list[Call | Assign] = [call("net", module, cls, **dict(ctor))]
+    steps += [Assign(Item(Attr(net, "params"), k), Input(k)) for k in params]
+    steps += [method(id_, net, name, *args) for id_, name, args in calls]
+    return Program(steps=tuple(steps), outputs=dict(outputs))
+
+
+def initial_params(module: str, cls: str, *, ctor: Mapping[str, Expr], keys: Sequence[str]) -> Program:
+    """``init = cls(**ctor)`` and a snapshot of each ``init.params[k]`` as the constructor left it (output
+    ``init_<k>``; None where it made none): what an ``__init__`` check judges (names, shapes, scales)."""
+    steps: list[Call | Assign] = [call("init", module, cls, **dict(ctor))]
+    outputs: dict[str, Expr] = {}
+    for k in keys:
+        snapshot = call(f"init_{k}", SUPPORT_MODULE, "snapshot", Attr(Result("init"), "params"), Const(k))
+        steps.append(snapshot)
+        outputs[snapshot.id] = Result(snapshot.id)
+    return Program(steps=tuple(steps), outputs=outputs)

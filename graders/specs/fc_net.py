@@ -1,0 +1,375 @@
+"""Spec of cs231n assignment 2's ``FullyConnectedNet`` (``cs231n/classifiers/fc_net.py``, 2019+ hand-out).
+
+The class is graded through its public methods; the instance stays in the worker. A case builds the net with
+the hand-out's keyword arguments (dtype float64, as the notebook's gradient checks do), writes the case's
+parameters into ``net.params`` (so the values judged do not depend on the random initialisation), then calls
+``loss(X)`` (test mode: the scores) and ``loss(X, y)`` (train mode: the loss and a gradient per parameter).
+The loss carries the hand-out's L2 penalty ``0.5 * reg * sum(W**2)`` over the weights only. ``__init__`` is
+judged on a second, larger net built with the case's options: parameter names and shapes, zero biases, gamma
+ones and beta zeros, and the weights' spread against ``weight_scale`` (about 10,000 weights, so the sample
+standard deviation is within 1% of the true one; the check allows 15%).
+
+Dropout is not exercised (keep ratio 1): a seeded mask is drawn by the student's own dropout_forward, whose
+way of drawing it (``rand < p``, ``binomial``) the hand-out leaves free.
+
+The network runs the student's layers (affine, relu, batchnorm, layernorm, softmax_loss): ``builds_on`` names
+them, so a report says to fix a broken layer first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from graders.specs import strategies as S
+from graders.specs.base import Case, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
+from graders.specs.kit.detectors import variant_diagnosis
+from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program
+from graders.specs.kit.rules import array_of_shape, compare_arrays
+from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
+from graders.specs.kit.torch import torch_one_thread
+from graders.specs.program import Const, Expr, Input, Program, Result, call, merged
+from reference.cs231n.fc_net import FullyConnectedNet as ReferenceNet
+
+MODULE = "fc_net"
+#: The larger net ``__init__`` is judged on: (input_dim, hidden_dims, num_classes).
+INIT_DIMS = (80, (60, 50), 40)
+#: Relative error allowed on the weights' standard deviation: ~1% sampling error on INIT_DIMS's weights.
+INIT_SCALE_RTOL = 0.15
+#: Smallest |pre-activation| a case allows: finite differences and rewritten code never cross ReLU's kink.
+KINK_MARGIN = 1e-3
+MAX_LAYERS = 3
+
+
+def fully_connected_net() -> Spec:
+    return Spec(
+        name="FullyConnectedNet",
+        module=MODULE,
+        api="class",
+        convention="FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio=1, normalization, "
+                   "reg, weight_scale, dtype, seed); params W1..WL, b1..bL, gamma/beta1..L-1; loss(X) -> scores, "
+                   "loss(X, y) -> (loss, grads) with 0.5 * reg * sum(W**2) over the weights",
+        builds_on=("affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
+                   "batchnorm_backward", "layernorm_forward", "layernorm_backward", "softmax_loss"),
+        domain=valid_case,
+        cases=fc_net_cases,
+        reaches=(
+            Reach("batch normalization", lambda case: case["normalization"] == "batchnorm"),
+            Reach("layer normalization", lambda case: case["normalization"] == "layernorm"),
+            Reach("no normalization", lambda case: case["normalization"] is None),
+            Reach("two hidden layers with regularisation", lambda case: len(case["hidden_dims"]) == 2
+                  and case["reg"] > 0),
+        ),
+        notebook=fc_net_notebook,
+        program=fc_net_program,
+        expected=fc_net_expected,
+        torch_expected=torch_fc_net,
+        gradients=tuple(GradientCheck(f"grad_{k}", k, train_loss) for k in ("W1", "b1", "W2", "b2")),
+        checks=(
+            Check("init", outputs=tuple(f"init_{k}" for k in param_names(MAX_LAYERS, True)), compare=judge_init,
+                  description="__init__: W1..WL, b1..bL (and gamma, beta with a normalization) of the right "
+                              "shapes; zero biases, gamma ones, beta zeros, weights with std weight_scale"),
+            Check("scores", tol=NORMALISED_GRADIENTS, compare=judge_scores,
+                  description="loss(X) in test mode: the class scores (batch norm with the fresh running "
+                              "statistics; eps inside or outside the square root)"),
+            Check("loss", tol=NORMALISED_GRADIENTS,
+                  description="loss(X, y): softmax loss plus 0.5 * reg * sum(W**2) over the weights"),
+            Check("grads", outputs=tuple(f"grad_{k}" for k in param_names(MAX_LAYERS, True)), compare=judge_grads,
+                  tol=NORMALISED_GRADIENTS, points=2.0,
+                  description="loss(X, y)'s gradient of every parameter, the regulariser's included"),
+        ),
+        diagnoses=DIAGNOSES,
+        read_only=("X", "y"),
+    )
+
+
+FACTORIES: dict[str, Callable[..., Spec]] = {"FullyConnectedNet": fully_connected_net}
+
+
+# ---------------------------------------------------------------- parameters and cases
+def param_names(layers: int, normalized: bool) -> list[str]:
+    """W1..WL, b1..bL, then gamma1..gamma(L-1), beta1..beta(L-1) with a normalization."""
+    names = [f"{p}{i}" for p in ("W", "b") for i in range(1, layers + 1)]
+    if normalized:
+        names += [f"{p}{i}" for p in ("gamma", "beta") for i in range(1, layers)]
+    return names
+
+
+def case_params(case: Case) -> list[str]:
+    return param_names(len(case["hidden_dims"]) + 1, case["normalization"] is not None)
+
+
+def _build(rng: np.random.Generator, n: int, d: int, hidden: list[int], c: int, **options: Any) -> Case:
+    dims = [d, *hidden, c]
+    case: Case = {"hidden_dims": hidden, "input_dim": d, "num_classes": c, **options}
+    for i in range(1, len(dims)):
+        case[f"W{i}"] = rng.standard_normal((dims[i - 1], dims[i])) / np.sqrt(dims[i - 1])
+        case[f"b{i}"] = 0.1 * rng.standard_normal(dims[i])
+        if options["normalization"] is not None and i < len(dims) - 1:
+            case[f"gamma{i}"] = 1.0 + 0.1 * rng.standard_normal(dims[i])
+            case[f"beta{i}"] = 0.1 * rng.standard_normal(dims[i])
+    case["X"] = rng.standard_normal((n, d))
+    case["y"] = rng.integers(0, c, size=n)
+    return case
+
+
+def _preactivations(case: Case) -> list[np.ndarray]:
+    """What each ReLU receives, in train mode and in test mode (fresh running statistics, both zeros as the
+    hand-out starts them)."""
+    found = []
+    for mode in ("train", "test"):
+        out = case["X"]
+        for i in range(1, len(case["hidden_dims"]) + 1):
+            out = out @ case[f"W{i}"] + case[f"b{i}"]
+            if case["normalization"] == "batchnorm" and mode == "train":
+                out = (out - out.mean(axis=0)) / np.sqrt(out.var(axis=0) + 1e-5)
+            elif case["normalization"] == "batchnorm":  # the hand-out's running variance starts at zeros
+                out = out / np.sqrt(1e-5)
+            elif case["normalization"] == "layernorm":
+                out = (out - out.mean(axis=1, keepdims=True)) / np.sqrt(out.var(axis=1, keepdims=True) + 1e-5)
+            if case["normalization"] is not None:
+                out = case[f"gamma{i}"] * out + case[f"beta{i}"]
+            found.append(out)
+            out = np.maximum(out, 0.0)
+    return found
+
+
+def valid_case(case: Case) -> bool:
+    """Every ReLU input at least KINK_MARGIN from 0, in both modes; batch norm over at least two examples."""
+    if case["normalization"] == "batchnorm" and case["X"].shape[0] < 2:
+        return False
+    return all(float(np.min(np.abs(a))) >= KINK_MARGIN for a in _preactivations(case))
+
+
+@st.composite
+def fc_net_cases(draw: st.DrawFn) -> Case:
+    normalization = draw(st.sampled_from([None, "batchnorm", "layernorm"]))
+    n = draw(st.integers(2, 5))
+    d = draw(st.integers(3, 7))
+    hidden = draw(st.lists(st.integers(3, 6), min_size=1, max_size=2))
+    c = draw(st.integers(2, 5))
+    options = {
+        "normalization": normalization,
+        "reg": draw(st.sampled_from([0.0, 0.1, 3.14])),
+        "weight_scale": draw(st.sampled_from([1e-2, 5e-2, 1e-1])),
+    }
+    return draw(S.seeded_until(lambda rng: _build(rng, n, d, hidden, c, **options), valid_case, tries=256))
+
+
+def fc_net_notebook() -> list[NamedCase]:
+    """The notebook's check: N=2, D=15, H1=20, H2=30, C=10, reg 0 and 3.14, weight_scale 5e-2 (seed 231); then
+    the same with batch norm and layer norm."""
+    found = []
+    for normalization in (None, "batchnorm", "layernorm"):
+        for reg in (0.0, 3.14):
+            rng = np.random.default_rng(231)
+            for _ in range(256):
+                case = _build(rng, 2, 15, [20, 30], 10, normalization=normalization, reg=reg, weight_scale=5e-2)
+                if valid_case(case):
+                    found.append(NamedCase(f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization "
+                                           f"{normalization} (seed 231)", case))
+                    break
+            else:  # pragma: no cover - the seed is fixed
+                raise RuntimeError("no valid notebook FullyConnectedNet case")
+    return found
+
+
+# ---------------------------------------------------------------- program and reference
+def _ctor(case: Case) -> dict[str, Expr]:
+    names = ("hidden_dims", "input_dim", "num_classes", "normalization", "reg", "weight_scale")
+    return {**{k: Input(k) for k in names}, "dtype": Const("float64")}
+
+
+def fc_net_program(case: Case) -> Program:
+    """The larger init net and its parameters as constructed; then the case's net with the case's parameters
+    written in: scores (test mode) first, while batch norm's running statistics are fresh, then train mode."""
+    d, hidden, c = INIT_DIMS
+    init = initial_params(MODULE, "FullyConnectedNet", keys=param_names(len(hidden) + 1, True), ctor={
+        "hidden_dims": Const(list(hidden)), "input_dim": Const(d), "num_classes": Const(c),
+        "normalization": Input("normalization"), "weight_scale": Input("weight_scale"), "dtype": Const("float64")})
+    net = net_program(MODULE, "FullyConnectedNet", ctor=_ctor(case), params=case_params(case), calls=(
+        ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
+        outputs={"scores": Result("scores")})
+    # what loss(X, y) returned, fetched so that a missing entry (or None) is judged, not a grader error
+    fetched = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
+    fetched += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k))
+                for k in case_params(case)]
+    kept = Program(steps=tuple(fetched), outputs={step.id: Result(step.id) for step in fetched})
+    return merged([init, net, kept])
+
+
+def _reference(case: Case) -> ReferenceNet:
+    net = ReferenceNet(list(case["hidden_dims"]), input_dim=case["input_dim"], num_classes=case["num_classes"],
+                       normalization=case["normalization"], reg=case["reg"], weight_scale=case["weight_scale"],
+                       dtype=np.float64, rng=np.random.default_rng(0))
+    for k in case_params(case):
+        net.params[k] = np.array(case[k], dtype=np.float64)
+    return net
+
+
+def fc_net_expected(case: Case) -> dict[str, Any]:
+    d, hidden, c = INIT_DIMS
+    init = ReferenceNet(list(hidden), input_dim=d, num_classes=c, normalization=case["normalization"],
+                        weight_scale=case["weight_scale"], dtype=np.float64, rng=np.random.default_rng(0))
+    net = _reference(case)
+    result: dict[str, Any] = {f"init_{k}": v for k, v in init.params.items()}
+    result["scores"] = net.loss(case["X"])
+    if case["normalization"] == "batchnorm":
+        result[SCORES_EPS_OUTSIDE] = _test_scores(case, eps_outside=True)
+    loss, grads = net.loss(case["X"], case["y"])
+    result["loss"] = loss
+    result.update({f"grad_{k}": g for k, g in grads.items()})
+    return result
+
+
+def train_loss(case: Case) -> float:
+    """The reference's train-mode loss: what finite differences check the gradients against."""
+    return float(_reference(case).loss(case["X"], case["y"])[0])
+
+
+# ---------------------------------------------------------------- custom rules
+#: Test-mode scores when batch norm puts eps outside the square root, (x - mean) / (sqrt(var) + eps): an
+#: accepted convention of batchnorm_forward (no hand-out says where eps goes in test mode), so the network
+#: built on it is accepted too.
+SCORES_EPS_OUTSIDE = "scores_eps_outside"
+
+
+def _test_scores(case: Case, *, eps_outside: bool) -> np.ndarray:
+    """The scores in test mode from fresh running statistics (mean and variance zeros, as the hand-out starts
+    them), batch norm normalising by sqrt(0) + eps or sqrt(0 + eps)."""
+    scale = 1e-5 if eps_outside else np.sqrt(1e-5)
+    out = case["X"]
+    layers = len(case["hidden_dims"]) + 1
+    for i in range(1, layers):
+        out = case[f"gamma{i}"] * ((out @ case[f"W{i}"] + case[f"b{i}"]) / scale) + case[f"beta{i}"]
+        out = np.maximum(out, 0.0)
+    return np.asarray(out @ case[f"W{layers}"] + case[f"b{layers}"])
+
+
+def judge_scores(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
+    """allclose to the reference's scores, or (batch norm) to those with eps outside the square root."""
+    verdict = compare_arrays("scores", actual.get("scores"), expected["scores"], check.atol, check.rtol)
+    if verdict.passed or SCORES_EPS_OUTSIDE not in expected:
+        return verdict
+    other = compare_arrays("scores", actual.get("scores"), expected[SCORES_EPS_OUTSIDE], check.atol, check.rtol)
+    return other if other.passed else verdict
+
+
+def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
+    """Names and shapes as the reference's, zero biases, gamma ones, beta zeros, and the weights' pooled
+    standard deviation within INIT_SCALE_RTOL of weight_scale."""
+    weights = []
+    for key in sorted(k for k in expected if k.startswith("init_")):
+        name = key[len("init_"):]
+        want = np.asarray(expected[key])
+        if actual.get(key) is None:
+            return Verdict(False, f"__init__ made no self.params[{name!r}]")
+        value = array_of_shape(actual, key, want.shape)
+        if isinstance(value, Verdict):
+            return Verdict(False, f"__init__: self.params[{name!r}]: " + value.message.removeprefix(key + " "))
+        if name.startswith("W"):
+            weights.append(value.ravel())
+        elif not np.array_equal(value, want):
+            return Verdict(False, f"__init__: self.params[{name!r}] should start as all {want.flat[0]:g}")
+    std = float(np.std(np.concatenate(weights)))
+    scale = float(case["weight_scale"])
+    if abs(std - scale) > INIT_SCALE_RTOL * scale:
+        return Verdict(False, f"__init__: the weights' standard deviation is {std:.4g}, expected weight_scale = "
+                              f"{scale:g} (weight_scale * np.random.randn(...))")
+    return Verdict(True)
+
+
+def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
+    """Every gradient the reference has, allclose within the check's tolerance (the keys depend on the case's
+    depth and normalization)."""
+    for key in (k for k in expected if k.startswith("grad_")):
+        if key not in actual or actual[key] is None:
+            return Verdict(False, f"grads[{key[len('grad_'):]!r}] was not produced")
+        verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
+        if not verdict.passed:
+            return verdict
+    return Verdict(True)
+
+
+# ---------------------------------------------------------------- bugs
+def _weights(case: Case, prefix: str) -> list[str]:
+    return [k for k in case_params(case) if k.startswith(prefix) and k[len(prefix):].isdigit()]
+
+
+def _reg_variant(case: Case, *, loss_factor: float = 0.0, on: str = "", grads_dropped: bool = False,
+                 ) -> dict[str, Any] | None:
+    """The reference's loss and W1, W2, b1, b2 gradients with a regularisation slip; None where reg is 0."""
+    reg = float(case["reg"])
+    if reg == 0:
+        return None
+    right = fc_net_expected(case)
+    loss = right["loss"] + loss_factor * 0.5 * reg * sum(float(np.sum(case[w] ** 2)) for w in _weights(case, "W"))
+    grads = {f"grad_{k}": right[f"grad_{k}"] for k in ("W1", "W2", "b1", "b2")}
+    if on:
+        loss += 0.5 * reg * sum(float(np.sum(case[b] ** 2)) for b in _weights(case, on))
+        for k in ("b1", "b2"):
+            grads[f"grad_{k}"] = grads[f"grad_{k}"] + reg * case[k]
+    if grads_dropped:
+        for k in ("W1", "W2"):
+            grads[f"grad_{k}"] = grads[f"grad_{k}"] - reg * case[k]
+    return {"loss": loss, **grads}
+
+
+DIAGNOSES: tuple[Diagnosis, ...] = (
+    variant_diagnosis(
+        "reg_without_half",
+        "The loss adds reg * sum(W**2), without the 0.5: the hand-out's regulariser is 0.5 * reg * sum(W**2), "
+        "whose gradient is reg * W.",
+        lambda case: _reg_variant(case, loss_factor=1.0), ("loss",), ("loss",)),
+    variant_diagnosis(
+        "reg_on_biases",
+        "The biases are regularised too: the L2 penalty (and its gradient) covers the weights W only, not b.",
+        lambda case: _reg_variant(case, on="b"), ("loss", "grad_b1", "grad_b2"), ("loss", "grads")),
+    variant_diagnosis(
+        "reg_gradient_missing",
+        "The weight gradients miss the regulariser's part: add reg * W to each grads['W...'].",
+        lambda case: _reg_variant(case, grads_dropped=True), ("grad_W1", "grad_W2"), ("grads",)),
+)
+
+
+# ---------------------------------------------------------------- torch twin
+def torch_fc_net(case: Case) -> dict[str, Any]:
+    """The same network with torch autograd in float64: batch norm and layer norm written out (biased variance,
+    eps 1e-5; test mode with fresh running statistics: the hand-out starts mean and variance at zeros)."""
+    torch = torch_one_thread()
+    import torch.nn.functional as F
+
+    names = case_params(case)
+    params = {k: torch.tensor(np.asarray(case[k], dtype=np.float64), requires_grad=True) for k in names}
+    x = torch.tensor(case["X"], dtype=torch.float64)
+    layers = len(case["hidden_dims"]) + 1
+
+    def forward(train: bool) -> Any:
+        out = x
+        for i in range(1, layers):
+            out = out @ params[f"W{i}"] + params[f"b{i}"]
+            if case["normalization"] == "batchnorm":
+                if train:
+                    out = (out - out.mean(0)) / torch.sqrt(out.var(0, unbiased=False) + 1e-5)
+                else:  # fresh running statistics: mean 0 and variance 0, as the hand-out starts them
+                    out = out / np.sqrt(1e-5)
+            elif case["normalization"] == "layernorm":
+                out = F.layer_norm(out, out.shape[1:], eps=1e-5)
+            if case["normalization"] is not None:
+                out = params[f"gamma{i}"] * out + params[f"beta{i}"]
+            out = torch.relu(out)
+        return out @ params[f"W{layers}"] + params[f"b{layers}"]
+
+    scores = forward(train=False).detach().numpy()
+    weights = [params[f"W{i}"] for i in range(1, layers + 1)]
+    loss = F.cross_entropy(forward(train=True), torch.tensor(case["y"])) + 0.5 * case["reg"] * sum(
+        (w * w).sum() for w in weights)
+    loss.backward()
+    result: dict[str, Any] = {"scores": scores, "loss": float(loss.item())}
+    for k, tensor in params.items():
+        assert tensor.grad is not None
+        result[f"grad_{k}"] = tensor.grad.numpy()
+    return result
