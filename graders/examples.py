@@ -27,13 +27,13 @@ from typing import Any
 
 import click
 import tomllib
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from graders import assignment as assignments
 from graders.grade import GradeOptions, grade
 from graders.report import write_reports
+from graders.report.terminal import output_console
 from graders.selftest.patch import Patch, apply_patches, read_tree, write_tree
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "submissions" / "examples"
@@ -155,7 +155,7 @@ def _compare(entry: dict[str, Any], want: dict[str, Any]) -> list[str]:
 
 
 def run_examples(names: tuple[str, ...], out: Path | None, seed: int, profile: str) -> int:
-    console = Console()
+    console = output_console()  # plain output never folds an example's name
     table = Table("example", "assignment", "score", "result")
     failures = 0
     unchecked: list[str] = []
