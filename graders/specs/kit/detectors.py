@@ -25,6 +25,8 @@ VariantFn = Callable[[Case], Mapping[str, Any] | None]
 #: How to read output ``name`` from what the student returned (default: ``run.actual[name]``).
 Lookup = Callable[[CaseRun, str], Any]
 Detector = Callable[[Sequence[CaseRun]], bool]
+#: Whether a student's value equals a bug model's (default: :func:`close` at the detector's tolerances).
+Same = Callable[[Any, Any], bool]
 
 #: How close a student's output must be to a bug model's to name the bug: far tighter than any other bug
 #: moves the values, loose enough for another summation order of the same formula.
@@ -38,13 +40,15 @@ def plain_lookup(run: CaseRun, name: str) -> Any:
     return run.actual.get(name)
 
 
-def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL, *, crop: bool = False) -> bool:
+def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL, *, crop: bool = False,
+          equal_nan: bool = False) -> bool:
     """True when ``actual`` is a non-empty numeric array (or number) of ``expected``'s shape, allclose to it:
     the one "close enough to name a bug" comparison.
 
     Two size-1 values compare as scalars whatever their shapes. With ``crop``, a smaller ``actual`` is
     compared with ``expected``'s leading corner (code that sizes its output right but walks the input with
-    the wrong step fills only that corner). An empty array names no bug.
+    the wrong step fills only that corner). An empty array names no bug. With ``equal_nan``, NaN matches NaN
+    (a bug model that divides by zero, as Adam's bias correction with t = 0 does).
     """
     got = as_numeric(actual)
     if got is None or got.size == 0:
@@ -54,7 +58,8 @@ def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL, *,
         got, want = got.reshape(()), want.reshape(())
     if crop and got.ndim == want.ndim and all(g <= e for g, e in zip(got.shape, want.shape, strict=True)):
         want = want[tuple(slice(0, g) for g in got.shape)]
-    return got.shape == want.shape and bool(np.allclose(got.astype(np.float64), want, rtol=rtol, atol=atol))
+    return got.shape == want.shape and bool(np.allclose(got.astype(np.float64), want, rtol=rtol, atol=atol,
+                                                        equal_nan=equal_nan))
 
 
 def fit(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -73,15 +78,23 @@ def fit(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 def matches_variant(
     runs: Sequence[CaseRun],
     variant: VariantFn,
-    outputs: Sequence[str],
+    outputs: Sequence[str] | None,
     checks: Sequence[str] | None = None,
     lookup: Lookup = plain_lookup,
     rtol: float = RTOL,
     atol: float = ATOL,
+    *,
+    same: Same | None = None,
 ) -> bool:
     """Every run failing one of ``checks`` (default: the checks named like ``outputs``) on which the variant
-    differs from the reference has ``outputs`` equal to the variant's, and there is at least one such run."""
-    judged = tuple(checks) if checks is not None else tuple(outputs)
+    differs from the reference has ``outputs`` equal to the variant's, and there is at least one such run.
+
+    ``outputs`` None compares every output the variant gives (their names may depend on the case: one per
+    step of an update rule); ``checks`` must then be given. ``same`` replaces the comparison."""
+    if outputs is None and checks is None:
+        raise ValueError("matches_variant: give the checks to judge when outputs is None")
+    judged = tuple(checks) if checks is not None else tuple(outputs or ())
+    equal = same if same is not None else (lambda actual, model: close(actual, model, rtol, atol))
     seen = False
     for run in runs:
         if not run.failed_on(*judged):
@@ -89,9 +102,10 @@ def matches_variant(
         buggy = variant(run.case)
         if buggy is None:
             continue
-        if all(close(buggy[o], run.expected[o], rtol, atol) for o in outputs if o in run.expected):
+        names = tuple(outputs) if outputs is not None else tuple(buggy)
+        if all(equal(buggy[o], run.expected[o]) for o in names if o in run.expected):
             continue
-        if not all(close(lookup(run, o), buggy[o], rtol, atol) for o in outputs):
+        if not all(equal(lookup(run, o), buggy[o]) for o in names):
             return False
         seen = True
     return seen

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from graders.specs.base import Case, CaseRun, Diagnosis
-from graders.specs.kit.rules import as_numeric
+from graders.specs.kit.detectors import close, matches_variant
 from graders.specs.optim.cases import ADAM, MOMENTUM, RMSPROP, Rule, hyper_parameters
 from graders.specs.optim.steps import UpdateRule, stepped
 from reference.cs231n import optim as R
@@ -51,15 +51,12 @@ def diagnoses(rule: Rule, bugs: Sequence[Bug]) -> tuple[Diagnosis, ...]:
     return tuple(result)
 
 
-def _same(actual: Any, expected: Any) -> bool:
-    got = as_numeric(actual)
-    if got is None:
-        return False
-    want = np.asarray(expected, dtype=np.float64)
-    if got.size == 1 and want.size == 1:
-        got, want = got.reshape(()), want.reshape(())
-    return got.shape == want.shape and bool(np.allclose(got.astype(np.float64), want, rtol=RTOL, atol=ATOL,
-                                                        equal_nan=True))
+#: What a student's run lacks (the key was never fetched): it matches nothing, not even an untouched state.
+_MISSING = object()
+
+
+def _strict_lookup(run: CaseRun, name: str) -> Any:
+    return run.actual.get(name, _MISSING)
 
 
 def _untouched(actual: Any, model: Any) -> bool:
@@ -69,23 +66,12 @@ def _untouched(actual: Any, model: Any) -> bool:
 
 def _matches(bug: Callable[[Case], Mapping[str, Any]], checks: Sequence[str], absent: bool
              ) -> Callable[[Sequence[CaseRun]], bool]:
+    """Every output after every step equal to the bug model's (NaN matching NaN; with ``absent``, a state left
+    unset matching the model's zeros): kit/detectors.py's ``matches_variant`` over all the model's outputs."""
     def same(actual: Any, model: Any) -> bool:
-        return _same(actual, model) or (absent and _untouched(actual, model))
+        return close(actual, model, RTOL, ATOL, equal_nan=True) or (absent and _untouched(actual, model))
 
-    def applies(runs: Sequence[CaseRun]) -> bool:
-        seen = False
-        for run in runs:
-            if not run.failed_on(*checks):
-                continue
-            buggy = bug(run.case)
-            if all(_same(value, run.expected[key]) for key, value in buggy.items() if key in run.expected):
-                continue  # the bug changes nothing on this case
-            if not all(key in run.actual and same(run.actual[key], value) for key, value in buggy.items()):
-                return False
-            seen = True
-        return seen
-
-    return applies
+    return lambda runs: matches_variant(runs, bug, None, checks, _strict_lookup, same=same)
 
 
 def _zeros(w: np.ndarray) -> np.ndarray:
