@@ -16,6 +16,7 @@ from typing import Any
 
 import tomllib
 
+from graders import courses
 from graders.specs import registry
 from graders.specs.base import Spec
 
@@ -68,11 +69,31 @@ def assignment_fingerprint(definition: dict[str, Any]) -> str:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in ASSIGNMENTS_DIR.glob("*.toml"))
+    """Built-in assignments and those of course sources (graders/courses.py)."""
+    return sorted({p.stem for p in ASSIGNMENTS_DIR.glob("*.toml")} | set(_course_files()))
+
+
+def _course_files() -> dict[str, Path]:
+    """Course assignment files by name; a course may not reuse a built-in assignment's name."""
+    try:
+        found = courses.assignment_files()
+    except courses.CourseError as exc:
+        raise AssignmentError(str(exc)) from None
+    for name, path in found.items():
+        if (ASSIGNMENTS_DIR / f"{name}.toml").exists():
+            raise AssignmentError(f"{path}: assignment {name!r} is a built-in one; a course names its own")
+    return found
+
+
+def _path(name: str) -> Path:
+    if name.endswith(".toml"):
+        return Path(name)
+    built_in = ASSIGNMENTS_DIR / f"{name}.toml"
+    return built_in if built_in.exists() else _course_files().get(name, built_in)
 
 
 def _raw(name: str) -> dict[str, Any]:
-    path = Path(name) if name.endswith(".toml") else ASSIGNMENTS_DIR / f"{name}.toml"
+    path = _path(name)
     if not path.exists():
         raise AssignmentError(f"unknown assignment {name!r}; available: {', '.join(available())}")
     data = tomllib.loads(path.read_text())
@@ -126,6 +147,8 @@ def load(name: str) -> Assignment:
             spec = registry.get(entry["spec"], **spec_options)
         except KeyError as exc:
             raise AssignmentError(f"{name}: {exc.args[0]}") from None
+        except courses.CourseError as exc:
+            raise AssignmentError(str(exc)) from None
         total = float(entry.get("points", 1.0))
         check_points = _check_points(spec, total, entry.get("checks"), entry.get("robustness"))
         # The file's total, not the float sum of its split (2.9999999999999996 is not 3 in a report).

@@ -7,7 +7,8 @@ the forward raised, leaving nothing to judge), two other ways are tried, each on
   the like): the student's backward is called with that cache built from the case. What it computes from a
   right cache earns its points, whatever the student's forward does.
 * **finite differences of the student's own forward** (batch, layer and group norm, the sandwiches: the cache
-  is the student's own layout): when that forward is close to the reference's, a backward that is the gradient
+  is the student's own layout; a network's gradients, against its own loss: the layers it calls are the
+  student's): when that forward is close to the reference's, a backward that is the gradient
   of what the forward computes earns its points, which is what the hand-out's notebook checks. A made-up
   forward far from the reference's earns nothing this way.
 
@@ -105,30 +106,66 @@ def close_to(actual: np.ndarray, reference: np.ndarray, closeness: float) -> boo
         closeness * scale)
 
 
+def rejudged_checks(spec: Spec, own: OwnGradient, run: CaseRun, case: Case) -> dict[str, list[str]]:
+    """The failing checks finite differences may re-judge (every output of the check is a gradient of
+    ``own.wrt``), each with its gradient outputs whose input the case has (a network's ``grads`` check covers
+    every parameter name, a case only some)."""
+    found: dict[str, list[str]] = {}
+    for check in spec.checks:
+        verdict = run.verdicts.get(check.name)
+        if verdict is None or verdict.passed or not all(o in own.wrt for o in check.output_names):
+            continue
+        present = [o for o in check.output_names if own.wrt[o] in case]
+        if present:
+            found[check.name] = present
+    return found
+
+
 def with_own_gradient(grader: FunctionGrader, own: OwnGradient, run: CaseRun, case: Case,
                       expected: Mapping[str, Any], timeout: float | None) -> CaseRun:
-    wanted = [g for g in own.wrt if g in run.verdicts and not run.verdicts[g].passed]
-    out = as_numeric(run.actual.get(own.out))
-    reference = expected.get(own.out)
-    if not wanted or out is None or reference is None:
+    checks = rejudged_checks(grader.spec, own, run, case)
+    if not checks:
         return run
-    reference = np.asarray(reference, dtype=np.float64)
-    if out.shape != reference.shape or not close_to(out.astype(np.float64), reference, own.closeness):
-        return run
-    wanted = fitting(wanted, [int(np.size(case[own.wrt[g]])) for g in wanted], own.max_entries)
+    if own.reference is not None:
+        expected = own.reference(case, run.actual, expected)
+    references: dict[str, np.ndarray] = {}
+    for output, _ in own.pairs:
+        out, reference = as_numeric(run.actual.get(output)), expected.get(output)
+        if out is None or reference is None:
+            return run
+        references[output] = np.asarray(reference, dtype=np.float64)
+        if out.shape != references[output].shape or not close_to(out.astype(np.float64), references[output],
+                                                                  own.closeness):
+            return run
+    names = fitting(list(checks), [sum(len(perturbed_entries(own, case, g)) for g in checks[c]) for c in checks],
+                    own.max_entries)
+    wanted = [g for c in names for g in checks[c]]
     if not wanted:
         return run
-    gradients = own_forward_gradients(grader, own, case, wanted, reference, timeout)
+    gradients = own_forward_gradients(grader, own, case, wanted, references, timeout)
     if gradients is None:
         return run
     verdicts, judged_by = dict(run.verdicts), dict(run.judged_by)
-    for name in wanted:
+    for name in names:
         check = grader.spec.check(name)
-        scale = max(1.0, float(np.max(np.abs(gradients[name]), initial=0.0)))
-        verdict = compare_arrays(name, run.actual.get(name), gradients[name], max(check.atol, FD_ATOL * scale),
-                                 max(check.rtol, FD_RTOL))
-        if verdict.passed:
-            verdicts[name] = Verdict(True, warning=verdict.warning)
+        warnings = []
+        for output in checks[name]:
+            scale = max(1.0, float(np.max(np.abs(gradients[output]), initial=0.0)))
+            actual, numeric = run.actual.get(output), gradients[output]
+            entries = perturbed_entries(own, case, output)
+            if len(entries) < numeric.size:  # a sample of the entries was perturbed: compare those
+                got = as_numeric(actual)
+                if got is None or got.shape != numeric.shape:
+                    break
+                where = tuple(np.array(entries).T)
+                actual, numeric = got[where], numeric[where]
+            verdict = compare_arrays(output, actual, numeric, max(check.atol, FD_ATOL * scale),
+                                     max(check.rtol, FD_RTOL))
+            if not verdict.passed:
+                break
+            warnings += [verdict.warning] if verdict.warning else []
+        else:
+            verdicts[name] = Verdict(True, warning=" ".join(warnings))
             judged_by[name] = OWN_FORWARD
     return dataclasses.replace(run, verdicts=verdicts, judged_by=judged_by)
 
@@ -144,17 +181,27 @@ def fitting(names: list[str], sizes: list[int], budget: int) -> list[str]:
     return kept
 
 
+def perturbed_entries(own: OwnGradient, case: Case, name: str) -> list[tuple[int, ...]]:
+    """The entries of ``name``'s input that finite differences perturb: all, or ``own.sample`` evenly spread."""
+    entries = list(np.ndindex(np.shape(case[own.wrt[name]])))
+    if own.sample and len(entries) > own.sample:
+        return [entries[i] for i in np.linspace(0, len(entries) - 1, own.sample).round().astype(int)]
+    return entries
+
+
 def own_forward_gradients(grader: FunctionGrader, own: OwnGradient, case: Case, wanted: list[str],
-                          reference: np.ndarray, timeout: float | None) -> dict[str, np.ndarray] | None:
-    """Central differences of sum(forward(case) * dout) for each wanted gradient, from one worker request that
-    runs the student's forward on every perturbed input; None when that forward raised or returned junk."""
+                          references: Mapping[str, np.ndarray], timeout: float | None,
+                          ) -> dict[str, np.ndarray] | None:
+    """Central differences of sum(forward(case) * dout) (summed over ``own.pairs``) for each wanted gradient,
+    from one worker request that runs the student's forward on every perturbed input; None when that forward
+    raised or returned junk."""
     base = own.forward(case)
     programs: list[Program] = []
     inputs: dict[str, Any] = {}
     plan: list[tuple[str, tuple[int, ...], float, str]] = []
     for name in wanted:
         source = own.wrt[name]
-        for index in np.ndindex(np.shape(case[source])):
+        for index in perturbed_entries(own, case, name):
             for sign in (1.0, -1.0):
                 suffix = f"#{len(programs)}"
                 perturbed = copy.deepcopy(case)
@@ -163,16 +210,22 @@ def own_forward_gradients(grader: FunctionGrader, own: OwnGradient, case: Case, 
                 programs.append(renamed(base, suffix))
                 inputs.update({key + suffix: value for key, value in perturbed.items()})
                 plan.append((name, index, sign, suffix))
-    sizes = {f"{own.out}{p[3]}": reference for p in plan}
+    sizes = {f"{output}{p[3]}": references[output] for p in plan for output, _ in own.pairs}
     reply = grader.session.run_program(merged(programs), inputs, sizes, (), timeout)
     grader.outcome.student_s += reply.student_s
     if reply.error is not None or reply.outputs is None:
         return None
-    dout = np.asarray(case["dout"], dtype=np.float64)
+    # an empty upstream key: the output is the scalar itself (a network's loss), of any size-1 shape
+    upstream = {output: np.asarray(case[key] if key else 1.0, dtype=np.float64) for output, key in own.pairs}
     gradients = {name: np.zeros(np.shape(case[own.wrt[name]])) for name in wanted}
     for name, index, sign, suffix in plan:
-        value = as_numeric(reply.outputs.get(f"{own.out}{suffix}"))
-        if value is None or value.shape != dout.shape:
-            return None
-        gradients[name][index] += sign * float(np.sum(value.astype(np.float64) * dout)) / (2.0 * own.h)
+        total = 0.0
+        for output, dout in upstream.items():
+            value = as_numeric(reply.outputs.get(f"{output}{suffix}"))
+            if value is not None and dout.ndim == 0 and value.size == 1:
+                value = value.reshape(())
+            if value is None or value.shape != dout.shape:
+                return None
+            total += float(np.sum(value.astype(np.float64) * dout))
+        gradients[name][index] += sign * total / (2.0 * own.h)
     return gradients

@@ -35,6 +35,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.strategies import SearchStrategy
 
 import graders
+from graders import courses
 from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, frame
 from graders.specs.base import Case, Spec
 
@@ -46,7 +47,9 @@ MAX_FILE_BYTES = 1 << 30
 
 def engine_settings(max_examples: int) -> settings:
     """The hypothesis settings of a grading run's property tier (the live run and the recording share them, so
-    that both draw the same cases from the same seed)."""
+    that both draw the same cases from the same seed). Also keeps hypothesis's own files out of the caller's
+    folder (:func:`keep_hypothesis_storage_private`)."""
+    keep_hypothesis_storage_private()
     return settings(
         max_examples=max_examples,
         database=None,
@@ -58,6 +61,21 @@ def engine_settings(max_examples: int) -> settings:
         verbosity=Verbosity.quiet,
         print_blob=False,
     )
+
+
+def keep_hypothesis_storage_private() -> None:
+    """Point hypothesis's storage folder at nngrade's cache, unless ``HYPOTHESIS_STORAGE_DIRECTORY`` names one.
+
+    WHY: grading keeps no example database, but hypothesis still caches what it learns about the running code
+    (``.hypothesis/constants``) under ``.hypothesis/`` in the folder the process *started* in, which for
+    ``nngrade check`` or the pytest plugin is the student's working copy, and for a batch may be the class
+    folder. Grading must leave no file there."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    bank = bank_folder()
+    set_hypothesis_home_dir(bank.with_name(bank.name + "-hypothesis"))
 
 
 def property_examples(spec: Spec, profile: dict[str, int]) -> int:
@@ -82,12 +100,14 @@ def record_property_cases(strategy: SearchStrategy[Case], max_examples: int, see
 
 @functools.cache
 def code_fingerprint() -> str:
-    """A hash of the grader's and the reference's Python source, and of NumPy's version."""
+    """A hash of the grader's, the reference's and the course sources' Python code, and of NumPy's version."""
     digest = hashlib.sha256(np.__version__.encode())
     root = Path(graders.__file__).resolve().parents[1]
     for package in ("graders", "reference"):
         for path in sorted((root / package).rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for path in courses.source_files():  # a course's own specs (graders/courses.py)
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

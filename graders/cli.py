@@ -13,13 +13,14 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.text import Text
 
 from graders import assignment as assignments
+from graders import courses
 from graders.entry import REEXEC_VARIABLE
 from graders.grade import DEFAULT_BUDGET_S, PROFILES, GradeOptions, grade
 from graders.isolation import private_folder, remove_tree
@@ -30,6 +31,9 @@ from graders.sandbox.layers import MODES as SANDBOX_MODES
 from graders.sandbox.layers import SandboxUnavailable
 from graders.sandbox.layers import plan as plan_layers
 from graders.submission import SubmissionError
+
+if TYPE_CHECKING:
+    from graders.batch.lms import Identity
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -71,6 +75,38 @@ PYTHON_OPTION = click.option(
 )
 
 
+def _use_specs(_ctx: click.Context, _param: click.Parameter, folders: tuple[Path, ...]) -> None:
+    """Register --specs folders before any other option is read (the option is eager), so the assignment
+    named by --assignment may be one of theirs."""
+    if folders:
+        try:
+            courses.use_folders(folders)
+        except courses.CourseError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+
+SPECS_OPTION = click.option(
+    "--specs", "specs", multiple=True, metavar="DIR", type=click.Path(path_type=Path), is_eager=True,
+    expose_value=False, callback=_use_specs,
+    help="A folder of a course's own specs and assignment files (repeatable; see docs/courses.md).")
+
+
+def _warn_about_seed(seed: int) -> None:
+    """Grading with the self-check's public seed shows students the graded cases: say so."""
+    from graders.selfcheck import seed_warning
+
+    warning = seed_warning(seed)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _check_specs_outside(graded: Path) -> None:
+    try:
+        courses.check_outside(graded)
+    except courses.CourseError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _load_assignment(name: str) -> assignments.Assignment:
     try:
         return assignments.load(name)
@@ -108,6 +144,7 @@ def main() -> None:
 @ONLY_OPTION
 @SANDBOX_OPTION
 @BUDGET_OPTION
+@SPECS_OPTION
 @click.option("--quiet", is_flag=True, help="Do not print the score table.")
 def grade_command(
     submission: Path,
@@ -125,13 +162,10 @@ def grade_command(
     assignment_name = _absolute_if_file(assignment_name)
     assignment = _load_assignment(assignment_name)
     _check_only(assignment, only)
-    if not os.path.lexists(submission):
-        raise click.UsageError(f"submission {submission} does not exist")
-    submission, out_dir = Path(os.path.abspath(submission)), Path(os.path.abspath(out_dir))
+    submission, out_dir = _submission_path(submission), Path(os.path.abspath(out_dir))
     _check_out(out_dir)
-    if python is not None:
-        python = os.path.abspath(python)
-        _check_interpreter(python)
+    _warn_about_seed(seed)
+    python = _interpreter(python)
     _work_in_private_folder()
     console = Console(stderr=True)
     try:
@@ -192,6 +226,24 @@ def _work_in_private_folder() -> None:
     atexit.register(remove_tree, folder)
 
 
+def _submission_path(submission: Path) -> Path:
+    """The submission as an absolute path, checked to exist and to lie apart from any --specs folder."""
+    if not os.path.lexists(submission):
+        raise click.UsageError(f"submission {submission} does not exist")
+    absolute = Path(os.path.abspath(submission))
+    _check_specs_outside(absolute)
+    return absolute
+
+
+def _interpreter(python: str | None) -> str | None:
+    """--python as an absolute path, checked to run the worker (None stays None)."""
+    if python is None:
+        return None
+    python = os.path.abspath(python)
+    _check_interpreter(python)
+    return python
+
+
 def _check_interpreter(python: str) -> None:
     """--python must name an interpreter that can run the worker: Python 3 with numpy."""
     probe = subprocess.run(
@@ -203,14 +255,29 @@ def _check_interpreter(python: str) -> None:
         raise click.UsageError(f"--python {python} cannot run the grading worker (it needs numpy): {last}")
 
 
-def _warn_if_one_submission(class_dir: Path, out_dir: Path, assignment_name: str) -> None:
-    """Say so, before grading, when the class folder looks like a single submission."""
+def _read_roster(path: Path | None) -> tuple[Identity, ...] | None:
+    """--roster read before grading: a roster that cannot be read is bad usage."""
+    from graders.batch.roster import RosterError, read_roster
+
+    if path is None:
+        return None
+    try:
+        return tuple(read_roster(path))
+    except RosterError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _warn_if_one_submission(class_dir: Path, out_dir: Path, assignment_name: str, layout: str = "auto") -> None:
+    """Say so, before grading, when a plain class folder looks like a single submission."""
     from graders.batch.discover import ClassFolderError, discover, one_submission_warning
 
     try:
-        entries = discover(class_dir, exclude=[out_dir]).entries
+        discovery = discover(class_dir, exclude=[out_dir], layout=layout)
     except ClassFolderError:
         return  # run_batch says what is wrong
+    if discovery.layout != "plain":
+        return  # an LMS export names its students: not one submission
+    entries = discovery.entries
     paths = [p for candidates in _load_assignment(assignment_name).modules.values() for p in candidates]
     warning = one_submission_warning(class_dir, entries, paths)
     if warning:
@@ -266,6 +333,22 @@ def _warn_if_one_submission(class_dir: Path, out_dir: Path, assignment_name: str
     help="Seconds after which a grading process that has not answered is killed and its entry fails (a "
     "safety net behind --budget) [default: the budget plus 5 minutes].",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", "plain", "gradescope", "canvas", "moodle"]),
+    default="auto",
+    show_default=True,
+    help="How CLASS_DIR is laid out: one entry per student (plain), or an LMS export whose names and metadata "
+    "fill the gradebook's id, name and email columns; auto detects them.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path, resolve_path=True),
+    default=None,
+    help="CSV with a header row and columns id[,name,email]: roster students with no entry get a gradebook row "
+    "with status missing; entries not on the roster get a warning.",
+)
+@SPECS_OPTION
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def batch_command(
     class_dir: Path,
@@ -282,9 +365,12 @@ def batch_command(
     scheduler: str | None,
     entry_timeout: float | None,
     quiet: bool,
+    layout: str = "auto",
+    roster: Path | None = None,
 ) -> None:
-    """Grade every entry of CLASS_DIR (a folder, .zip, .py or .ipynb per student) into --out: one report
-    folder per entry, gradebook.csv and summary.html. Exit status 3 when some entry could not be graded."""
+    """Grade every entry of CLASS_DIR (a folder, .zip, .py or .ipynb per student, or a Gradescope, Canvas or
+    Moodle export) into --out: one report folder per entry, gradebook.csv and summary.html. Exit status 3 when
+    some entry could not be graded."""
     from graders.batch import BatchOptions, ClassFolderError, ExecutorError, OutputLocked, run_batch
     from graders.batch.progress import make_progress
     from graders.batch.run import BatchInterrupted
@@ -292,10 +378,10 @@ def batch_command(
     assignment_name = _absolute_if_file(assignment_name)
     _check_only(_load_assignment(assignment_name), only)
     class_dir, out_dir = Path(os.path.abspath(class_dir)), Path(os.path.abspath(out_dir))
+    _check_specs_outside(class_dir)
     _check_out(out_dir)
-    if python is not None:
-        python = os.path.abspath(python)
-        _check_interpreter(python)
+    _warn_about_seed(seed)
+    python = _interpreter(python)
     if sandbox_mode == "strict":
         try:
             plan_layers(python, "strict")
@@ -313,10 +399,12 @@ def batch_command(
         only=tuple(sorted(only)),
         sandbox=sandbox_mode,
         budget_s=budget,
+        layout=layout,
+        roster=_read_roster(roster),
     )
     if jobs is not None:
         options.jobs = jobs
-    _warn_if_one_submission(class_dir, out_dir, assignment_name)
+    _warn_if_one_submission(class_dir, out_dir, assignment_name, layout)
     try:
         result = run_batch(class_dir, out_dir, options, progress=make_progress(quiet))
     except (ClassFolderError, OutputLocked, ExecutorError) as exc:
@@ -337,6 +425,13 @@ def batch_command(
         )
         if result.ignored:
             click.echo(f"ignored (not submissions): {', '.join(one_line(name) for name in result.ignored)}")
+        if result.layout != "plain":
+            click.echo(f"read as a {result.layout} export: id, name and email columns filled from it")
+        if result.missing:
+            click.echo(f"{len(result.missing)} on the roster handed nothing in (status missing): "
+                       f"{', '.join(one_line(who.label) for who in result.missing)}")
+    for warning in result.warnings:
+        click.echo(f"warning: {one_line(warning)}", err=True)
     if result.failed:
         click.echo(
             f"error: {len(result.failed)} entries could not be graded (see <entry>/error.txt; --resume grades "
@@ -346,12 +441,61 @@ def batch_command(
         sys.exit(EXIT_INTERNAL)
 
 
+@main.command("check")
+@click.argument("submission", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--assignment", "assignment_name", default="cs231n-a2", show_default=True,
+              help="Assignment name (see `nngrade assignments`) or path to an assignment .toml file.")
+@ONLY_OPTION
+@PYTHON_OPTION
+@SPECS_OPTION
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write the report files (report.html, ...) to this folder; by default nothing is written.")
+def check_command(submission: Path, assignment_name: str, only: tuple[str, ...], python: str | None,
+                  out_dir: Path | None) -> None:
+    """For students: check your working copy (default: the current folder) on the visible cases, in seconds.
+
+    The same sandbox, checks, diagnoses and counterexamples as grading, on the hand-out's fixed cases and a few
+    property cases from a public seed (never the cases your course grades with). Exit status 1 when a function
+    loses points."""
+    from graders.selfcheck import feedback_text, self_check
+
+    assignment_name = _absolute_if_file(assignment_name)
+    assignment = _load_assignment(assignment_name)
+    _check_only(assignment, only)
+    submission = _submission_path(submission)
+    if out_dir is not None:
+        out_dir = Path(os.path.abspath(out_dir))
+        _check_out(out_dir)
+    python = _interpreter(python)
+    _work_in_private_folder()
+    console = Console(stderr=True)
+    try:
+        with console.status("checking", spinner="dots"):
+            result = self_check(submission, assignment, only=frozenset(only) or None, python=python)
+    except (SubmissionError, SandboxUnavailable) as exc:
+        console.print(Text("error: ", style="red") + Text(one_line(exc)))
+        sys.exit(EXIT_USAGE)
+    if out_dir is not None:
+        write_reports(result.report, out_dir)
+    output = output_console()
+    render_terminal_table(result.report, output)
+    output.print(Text(feedback_text(result.report)), soft_wrap=True)
+    if not result.all_passed:
+        sys.exit(1)
+
+
 @main.command("assignments")
+@SPECS_OPTION
 def list_assignments() -> None:
-    """List the built-in assignments, their functions and points."""
+    """List the assignments (built-in, and those of installed course packages and --specs folders), their
+    functions and points."""
     console = output_console()
-    for name in assignments.available():
-        assignment = assignments.load(name)
+    try:
+        names = assignments.available()
+    except assignments.AssignmentError as exc:
+        raise click.UsageError(str(exc)) from None
+    for name in names:
+        assignment = _load_assignment(name)
         console.print(f"[bold]{name}[/bold]: {assignment.title} ({assignment.max_score:g} points)")
         for graded in assignment.functions:
             checks = ", ".join(f"{c} {p:g}" for c, p in graded.check_points.items())
@@ -466,22 +610,31 @@ def gradescope_group() -> None:
 @click.option("--visibility", type=click.Choice(["visible", "after_published", "after_due_date", "hidden"]),
               default="visible", show_default=True,
               help="When students see the tests (one per function) and their output.")
-@SEED_OPTION
+@click.option("--seed", type=int, default=None,
+              help="Seed of the property cases [default: a private one drawn for this bundle and printed].")
 @PROFILE_OPTION
 @BUDGET_OPTION
+@SPECS_OPTION
 def gradescope_build_command(
-    assignment_name: str, python_version: str, out: Path, visibility: str, seed: int, profile: str, budget: float
+    assignment_name: str, python_version: str, out: Path, visibility: str, seed: int | None, profile: str,
+    budget: float
 ) -> None:
     """Write the autograder zip (setup.sh, run_autograder, nngrade's source) for ASSIGNMENT."""
+    import secrets
+
     from graders.gradescope.bundle import AutograderConfig, BundleError, build_bundle
 
     assignment_name = _absolute_if_file(assignment_name)
     _load_assignment(assignment_name)
+    if seed is None:  # students may run nngrade themselves: the graded cases come from a seed they do not know
+        seed = secrets.randbelow(2**31)
+        click.echo(f"seed {seed} (private to this bundle; pass --seed {seed} to rebuild it the same)")
+    _warn_about_seed(seed)
     config = AutograderConfig(assignment=assignment_name, seed=seed, profile=profile, budget_s=budget,
                               visibility=visibility)
     try:
         written = build_bundle(assignment_name, Path(os.path.abspath(out)), python_version=python_version,
-                               config=config)
+                               config=config, specs=tuple(courses.folders()))
     except BundleError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {written}: upload it as the assignment's autograder (Configure Autograder, Zip file)")

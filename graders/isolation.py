@@ -29,10 +29,11 @@ import graders
 
 #: The folder that holds the ``graders`` and ``reference`` packages (a checkout or site-packages).
 PACKAGE_ROOT = str(Path(graders.__file__).resolve().parents[1])
-#: Variables a grading process may inherit: locale, a home for caches, where MNIST lives, BLAS threads.
+#: Variables a (trusted) grading process may inherit: locale, a home for caches, where MNIST lives, BLAS
+#: threads, the case bank, and the course spec folders given with --specs (graders/courses.py).
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "XDG_CACHE_HOME", "NNGRADE_MNIST_DIR",
                     "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HYPOTHESIS_PROFILE",
-                    "NNGRADE_CASE_BANK")
+                    "NNGRADE_CASE_BANK", "NNGRADE_SPECS")
 
 
 def boot_code(module: str, function: str) -> str:

@@ -24,16 +24,29 @@ from reference.layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
+from reference.multi_layer_net import MultiLayerNet
+from reference.multi_layer_net_extend import MultiLayerNetExtend
 from reference.nets import TwoLayerNet, epoch_batches, train_two_layer_net
+from reference.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from reference.simple_convnet import SimpleConvNet
 
 __all__ = [
+    "SGD",
+    "AdaGrad",
+    "Adam",
     "Affine",
     "BatchNormalization",
     "Convolution",
     "Dropout",
+    "Momentum",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "Nesterov",
     "Pooling",
+    "RMSprop",
     "Relu",
     "Sigmoid",
+    "SimpleConvNet",
     "SoftmaxWithLoss",
     "TwoLayerNet",
     "col2im",

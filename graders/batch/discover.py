@@ -22,6 +22,14 @@ in sorted order of the original names, the name shortened to leave room for the 
 WHY links are not entries: an entry that is a symbolic link would make the batch grade whatever it points to
 (another student's folder, a file outside the class folder). It is listed in :attr:`Discovery.ignored` as
 ``name (symbolic link, not followed)`` instead.
+
+WHY layouts: an LMS export is a class folder too, but its names say who handed in what (see
+:mod:`graders.batch.lms`). ``layout="auto"`` (the default) reads a folder with ``submission_metadata.yml`` as a
+Gradescope export, and one whose every entry is named like a Canvas or a Moodle download as that; anything
+else is a plain class folder, exactly as before. An LMS entry carries its students (:class:`Entry.students`),
+is named from what the export says (``submission_123``, ``onestudent_1001``, ``Student_One_12345``) with the
+same guarantees as above, and Canvas's separate files of one student become one entry whose ``parts`` are
+staged as a folder before grading (:func:`graders.batch.staging.stage_parts`).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from graders.batch.lms import READERS, ExportError, Found, Identity, detect
 
 ENTRY_SUFFIXES = (".zip", ".py", ".ipynb")
 #: Names the batch writes at the top of the output folder; an entry must not take them.
@@ -44,6 +54,8 @@ _UNSAFE = re.compile(r"[^\w.-]")
 MAX_NAME_BYTES = 255
 #: Hex digits of the original name's SHA-256 that end a name too long to keep whole.
 HASH_CHARS = 12
+#: What ``--layout`` accepts: ``auto`` detects one of the others.
+LAYOUTS = ("auto", "plain", *READERS)
 
 
 class ClassFolderError(ValueError):
@@ -56,11 +68,16 @@ class Entry:
 
     name: str
     path: Path
+    #: who handed it in, as an LMS export says (empty for a plain class folder; several for a group)
+    students: tuple[Identity, ...] = ()
+    #: separate files (original name, file in the class folder) that are staged as one folder before grading
+    parts: tuple[tuple[str, Path], ...] = ()
+    handed_in: str = ""
 
     @property
     def source(self) -> str:
-        """The name as handed in (the file or folder name inside the class folder)."""
-        return self.path.name
+        """The name as handed in (the file or folder name inside the class folder; an LMS entry's files)."""
+        return self.handed_in or self.path.name
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,10 @@ class Discovery:
     entries: list[Entry]
     #: files in the class folder that are not submissions (e.g. README.txt, a roster .xlsx)
     ignored: list[str] = field(default_factory=list)
+    #: how the class folder was read: "plain", "gradescope", "canvas" or "moodle"
+    layout: str = "plain"
+    #: what the instructor should know about the export (a metadata record without its folder, ...)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _fit(name: str, max_bytes: int) -> str:
@@ -118,10 +139,8 @@ def _base_name(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
 
 
-def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
-    """Every submission directly inside ``class_dir`` (folders, .zip, .py, .ipynb), hidden ones and
-    ``exclude`` (the output folder, when it lives inside the class folder) skipped, with unique safe names,
-    in sorted order. Raises :class:`ClassFolderError` when there is nothing to grade."""
+def _children(class_dir: Path, exclude: Sequence[Path]) -> list[Path]:
+    """The class folder's children in sorted order, hidden ones and ``exclude`` skipped."""
     if not class_dir.exists():
         raise ClassFolderError(f"class folder {class_dir} does not exist")
     if not class_dir.is_dir():
@@ -135,32 +154,55 @@ def discover(class_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
         ),
         key=lambda p: (p.name.casefold(), p.name),
     )
-    candidates: list[Path] = []
-    ignored: list[str] = []
-    for path in children:
-        if path.is_symlink():
-            ignored.append(f"{path.name} (symbolic link, not followed)")
-        elif _is_entry(path):
-            candidates.append(path)
-        else:
-            ignored.append(path.name)
-    if not candidates:
-        found = f" (only {', '.join(ignored)})" if ignored else ""
-        raise ClassFolderError(
-            f"class folder {class_dir} has no submissions: expected one folder, .zip, .py or .ipynb per "
-            f"student{found}"
-        )
+    return children
+
+
+def _named(found: Sequence[Found]) -> list[Entry]:
+    """Entries with unique safe names, numbered in the order given (see the module docstring)."""
     taken = {name.casefold() for name in RESERVED_OUTPUTS}
     entries = []
-    for path in candidates:
-        base = safe_name(_base_name(path))
+    for item in found:
+        base = safe_name(item.base)
         name, number = base, 1
         while name.casefold() in taken:
             number += 1
             name = _numbered(base, number)
         taken.add(name.casefold())
-        entries.append(Entry(name, path))
-    return Discovery(entries, ignored)
+        entries.append(Entry(name, item.path, item.students, item.parts, item.handed_in))
+    return entries
+
+
+def discover(class_dir: Path, exclude: Sequence[Path] = (), layout: str = "auto") -> Discovery:
+    """Every submission directly inside ``class_dir`` (folders, .zip, .py, .ipynb; or an LMS export's
+    hand-ins, see ``layout``), hidden ones and ``exclude`` (the output folder, when it lives inside the class
+    folder) skipped, with unique safe names, in sorted order. Raises :class:`ClassFolderError` when there is
+    nothing to grade or the export cannot be read."""
+    if layout not in LAYOUTS:
+        raise ClassFolderError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    children = _children(class_dir, exclude)
+    unlinked = [p for p in children if not p.is_symlink()]
+    warnings: list[str] = []
+    if layout == "auto":
+        layout, note = detect(unlinked)
+        warnings += [note] if note else []
+    ignored = [f"{p.name} (symbolic link, not followed)" if p.is_symlink() else p.name for p in children
+               if p.is_symlink() or (layout == "plain" and not _is_entry(p))]
+    if layout == "plain":
+        found = [Found(_base_name(path), path) for path in unlinked if _is_entry(path)]
+    else:
+        try:
+            reading = READERS[layout](class_dir, unlinked)
+        except ExportError as exc:
+            raise ClassFolderError(f"{class_dir} cannot be read as a {layout} export: {exc}") from None
+        found = sorted(reading.found, key=lambda f: (f.base.casefold(), f.base, f.handed_in or f.path.name))
+        ignored += reading.ignored
+        warnings += reading.warnings
+    if not found:
+        shown = f" (only {', '.join(ignored)})" if ignored else ""
+        expected = ("one folder, .zip, .py or .ipynb per student" if layout == "plain"
+                    else f"the hand-ins of a {layout} export")
+        raise ClassFolderError(f"class folder {class_dir} has no submissions: expected {expected}{shown}")
+    return Discovery(_named(found), ignored, layout, warnings)
 
 
 def one_submission_warning(class_dir: Path, entries: Sequence[Entry], module_paths: Sequence[str]) -> str | None:

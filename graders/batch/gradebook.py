@@ -11,13 +11,19 @@ Format decisions (WHY each):
   Data > From Text/CSV (delimiter comma, decimal point ".") instead of double-clicking the file.
 * **Numbers** with a ``.`` decimal point, no thousands separator, never an exponent (``0.00001``, not
   ``1e-05``), at most 6 decimals with trailing zeros dropped: what every locale-independent parser reads.
-* **Columns**: ``student, total, max``, then one column per graded function, in the assignment's order,
-  headed by the function's name, then ``status``, ``problems``, ``reason`` and ``handed_in``. One header row
-  and nothing else: a second "points possible" row (Canvas's export has one) would be read as a student by
-  everything else.
+* **Columns**: ``student, id, name, email, total, max``, then one column per graded function, in the
+  assignment's order, headed by the function's name, then ``status``, ``problems``, ``reason`` and
+  ``handed_in``. One header row and nothing else: a second "points possible" row (Canvas's export has one)
+  would be read as a student by everything else.
+* **id, name, email**: the student as an LMS export says (see :mod:`graders.batch.lms`: Gradescope's sid,
+  name and email; Canvas's user id and sortable name; Moodle's participant id and full name), or as the
+  roster says for a missing student; empty where nothing says, as for a plain class folder. A group
+  submission (Gradescope) has one row per student, each with the group's scores, so the file can be
+  uploaded back. Text from students, so a cell that starts like a formula gets a leading ``'``.
 * **status** of the entry: ``graded``; ``unreadable`` (no readable Python source: graded 0); ``failed`` (no
   grade: the grader could not finish it, see ``reason``); ``pending`` (not graded because the batch was
-  interrupted: the gradebook is then incomplete, and ``nngrade batch --resume`` finishes it).
+  interrupted: the gradebook is then incomplete, and ``nngrade batch --resume`` finishes it); ``missing``
+  (``--roster``: a roster student with no entry in the class folder; no score, ``student`` empty).
 * **problems** says why points are missing where a 0 or a low score alone would not: the module-level problems
   ("assignment2/cs231n/layers.py did not import: SyntaxError ... (line 23); 20 functions were not graded") and
   each other function that was not judged on its code, with its status ("affine_backward: crashed;
@@ -36,7 +42,7 @@ Format decisions (WHY each):
   ``'``.
 
 gradebook.jsonl holds the same rows for scripts, one JSON object per line and student (UTF-8, no BOM, LF):
-``{"student", "total", "max", "points": {function: number|null}, "statuses": {function: status},
+``{"student", "id", "name", "email", "total", "max", "points": {function: number|null}, "statuses": {function: status},
 "status", "problems": [str], "reason", "handed_in", "complete"}``; numbers are numbers (null where the CSV
 cell is empty) and ``complete`` is false in every row of an interrupted batch.
 """
@@ -52,12 +58,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from graders.batch.lms import Identity
 from graders.batch.outcome import PENDING, EntryOutcome
 from graders.report.atomic import write_atomic
 from graders.report.text import one_line
 from graders.report.view import problem_sentence
 
-FIXED_COLUMNS = ("student", "total", "max")
+FIXED_COLUMNS = ("student", "id", "name", "email", "total", "max")
 LAST_COLUMNS = ("status", "problems", "reason", "handed_in")
 #: Function statuses that mean the function's code was not judged (its 0 is not a verdict on its values).
 PROBLEM_STATUSES = frozenset({"missing", "error", "timeout", "crashed", "forbidden", "environment"})
@@ -127,16 +134,20 @@ def entry_reason(outcome: EntryOutcome) -> str:
 def gradebook_records(
     function_names: Sequence[str], max_score: float, outcomes: Sequence[EntryOutcome]
 ) -> list[dict[str, Any]]:
-    """One record per outcome: the gradebook's data with numbers as numbers (None where there is no grade)."""
+    """One record per outcome and student (one for an outcome without students): the gradebook's data with
+    numbers as numbers (None where there is no grade)."""
     complete = not any(outcome.status == PENDING for outcome in outcomes)
     records = []
-    for outcome in outcomes:
+    for outcome, student in ((o, s) for o in outcomes for s in (o.students or (Identity(),))):
         report = outcome.report
         functions = {
             str(f.get("name")): f for f in (report.get("functions") or []) if isinstance(f, Mapping)
         } if report is not None else {}
         records.append({
             "student": outcome.entry,
+            "id": student.id,
+            "name": student.name,
+            "email": student.email,
             "total": _finite(report.get("score")) if report is not None else None,
             "max": _finite(report.get("max_score", max_score)) if report is not None else _finite(max_score),
             "points": {name: _finite(functions[name].get("score")) if name in functions else None
@@ -160,6 +171,7 @@ def gradebook_rows(
     for record in gradebook_records(function_names, max_score, outcomes):
         rows.append([
             record["student"],
+            *(cell_text(record[key]) for key in ("id", "name", "email")),
             format_points(record["total"]),
             format_points(record["max"]),
             *(format_points(record["points"][name]) for name in function_names),

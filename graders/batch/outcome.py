@@ -5,17 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graders.batch.lms import Identity
 from graders.report.text import clean_text, one_line
 
 #: The status of an entry an interrupted batch did not get to (no grade; ``--resume`` grades it).
 PENDING = "pending"
+#: The status of a roster student who handed nothing in (``--roster``): a gradebook row without a score.
+MISSING = "missing"
 
 
 @dataclass(frozen=True)
 class EntryOutcome:
     """``status`` is "graded", "unreadable" (graded as all-missing), "failed" (no grade: see ``error``) or
-    "pending" (not graded: the batch was interrupted first); ``report`` is the entry's report.json (None when
-    failed or pending); ``reused`` when --resume kept an earlier grade."""
+    "pending" (not graded: the batch was interrupted first) or "missing" (a roster student without an entry);
+    ``report`` is the entry's report.json (None when failed, pending or missing); ``reused`` when --resume kept
+    an earlier grade; ``students`` who handed it in, as an LMS export or the roster says."""
 
     entry: str
     source: str
@@ -23,6 +27,7 @@ class EntryOutcome:
     report: dict[str, Any] | None = None
     error: str = ""
     reused: bool = False
+    students: tuple[Identity, ...] = ()
 
     def __post_init__(self) -> None:
         # The name as handed in and an error's text can hold anything a student or a crash put there: keep

@@ -2,7 +2,8 @@
 
 Order of events, and why it survives a kill at any moment:
 
-1. Lock the output folder (a second batch on the same folder is refused).
+1. Lock the output folder (a second batch on the same folder is refused). Stage the entries handed in as
+   separate files (a Canvas download) as folders (see :mod:`graders.batch.staging`).
 2. Hash each entry's sources; with ``--resume`` an entry whose manifest records the same key (content hash,
    assignment and its fingerprint, seed, profile, interpreter, sandbox limits, grader version) and whose
    report files are intact is kept as it is (see :mod:`graders.batch.store`).
@@ -12,7 +13,8 @@ Order of events, and why it survives a kill at any moment:
 4. Rebuild gradebook.csv (and gradebook.jsonl) and summary.html from the committed reports of the class's
    current entries, each written atomically. Interrupted (Ctrl-C, SIGINT) they are still written, for what
    was graded, marked incomplete (the entries not reached are ``pending``); then :class:`BatchInterrupted`
-   is raised.
+   is raised. With a roster, roster students without an entry get a ``missing`` row (see
+   :mod:`graders.batch.roster`).
 
 Debugging aid: when the environment variable ``NNGRADE_BATCH_LOG`` names a file, one line
 ``<entry>\\t<status>\\t<content hash>`` is appended to it for each entry this run graded (after its commit),
@@ -21,6 +23,7 @@ so a test or an instructor can see exactly what was graded by which run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -32,8 +35,11 @@ from graders.batch.discover import Entry, discover
 from graders.batch.executors import DEFAULT_ENTRY_TIMEOUT_S, DaskExecutor, Executor, LocalExecutor
 from graders.batch.gradebook import write_gradebook
 from graders.batch.hashing import assignment_fingerprint, content_hash, grader_version
-from graders.batch.outcome import PENDING, EntryOutcome
+from graders.batch.lms import Identity
+from graders.batch.outcome import MISSING, PENDING, EntryOutcome
 from graders.batch.progress import BatchProgress, PlainProgress
+from graders.batch.roster import check_roster
+from graders.batch.staging import stage_parts
 from graders.batch.store import OutputStore
 from graders.batch.summary import summarise, write_summary
 from graders.batch.task import FAILED, Result, Task, parse_result
@@ -70,6 +76,10 @@ class BatchOptions:
     sandbox: str = "default"
     #: seconds one submission may take (graders.grade.GradeOptions.budget_s)
     budget_s: float | None = DEFAULT_BUDGET_S
+    #: how the class folder is read (graders.batch.discover.LAYOUTS); "auto" detects LMS exports
+    layout: str = "auto"
+    #: who should have handed in (graders.batch.roster); None: no roster check
+    roster: tuple[Identity, ...] | None = None
 
 
 @dataclass
@@ -83,6 +93,12 @@ class BatchResult:
     summary: Path
     #: the batch was interrupted: entries it did not reach are ``pending`` in the gradebook and summary
     interrupted: bool = False
+    #: how the class folder was read: "plain", "gradescope", "canvas" or "moodle"
+    layout: str = "plain"
+    #: things the instructor should know: export oddities, parts not staged, entries not on the roster
+    warnings: list[str] = field(default_factory=list)
+    #: roster students without an entry (``missing`` rows of the gradebook)
+    missing: list[Identity] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -122,9 +138,10 @@ class _Batch:
         self.progress = progress
         self.assignment = assignments.load(options.assignment)
         self.fingerprint = assignment_fingerprint(self.assignment.data)
-        self.discovery = discover(class_dir, exclude=[out_dir])
+        self.discovery = discover(class_dir, exclude=[out_dir], layout=options.layout)
         self.store = OutputStore(out_dir)
         self.entries = {e.name: e for e in self.discovery.entries}
+        self.warnings = list(self.discovery.warnings)
         self.keys: dict[str, dict[str, Any]] = {}
         self.outcomes: dict[str, EntryOutcome] = {}
         self.graded: list[str] = []
@@ -182,6 +199,9 @@ class _Batch:
     def run(self, executor: Executor | None) -> BatchResult:
         entries = self.entries
         with self.store.locked():
+            for name, entry in list(entries.items()):
+                entries[name], problems = stage_parts(entry, self.store.root)
+                self.warnings += problems
             self.keys = {name: self.key(content_hash(e.path)) for name, e in entries.items()}
             kept = {}
             for name in entries:
@@ -233,14 +253,23 @@ class _Batch:
 
     def finish(self, interrupted: bool = False) -> BatchResult:
         not_reached = "not graded: the batch was interrupted first (nngrade batch --resume grades it)"
-        ordered = [self.outcomes.get(e.name) or EntryOutcome(e.name, e.source, PENDING, error=not_reached)
+        ordered = [dataclasses.replace(self.outcomes.get(e.name) or EntryOutcome(e.name, e.source, PENDING,
+                                                                                 error=not_reached),
+                                       students=e.students)
                    for e in self.discovery.entries]
+        warnings, missing, not_on_roster = list(self.warnings), [], []
+        if self.options.roster is not None:
+            check = check_roster(self.options.roster, self.discovery.entries)
+            missing, not_on_roster = check.missing, check.warnings
+            warnings += not_on_roster
+        absent = [EntryOutcome("", "", MISSING, error="no submission in the class folder", students=(student,))
+                  for student in missing]
         function_max = {g.spec.name: g.points for g in self.assignment.functions}
         gradebook = self.store.root / GRADEBOOK
         summary_path = self.store.root / SUMMARY
-        write_gradebook(gradebook, list(function_max), self.assignment.max_score, ordered)
+        write_gradebook(gradebook, list(function_max), self.assignment.max_score, ordered + absent)
         summary = summarise(self.assignment.name, self.assignment.title, function_max,
-                            self.assignment.max_score, ordered)
+                            self.assignment.max_score, ordered, missing=missing, not_on_roster=not_on_roster)
         write_summary(summary_path, summary)
         return BatchResult(
             out_dir=self.store.root,
@@ -251,6 +280,9 @@ class _Batch:
             gradebook=gradebook,
             summary=summary_path,
             interrupted=interrupted,
+            layout=self.discovery.layout,
+            warnings=warnings,
+            missing=missing,
         )
 
 

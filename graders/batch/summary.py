@@ -10,7 +10,9 @@ Laid out in the order an instructor reads it, top-down:
    kept points from being judged (a module that did not import, functions missing, crashed, timed out);
 4. one compact row per function: mean, how many got full marks, statuses, the most frequent diagnoses with
    the students who hit each (linked), and a histogram only where the scores differ;
-5. the slowest submissions and every entry with the name it was handed in as.
+5. the slowest submissions and every entry with the name it was handed in as (and the students behind it,
+   when an LMS export names them);
+6. with ``--roster``: the roster students who handed nothing in, and the entries not on the roster.
 
 One self-contained file: inline CSS, histograms as inline SVG (graders/batch/histogram.py), links only to the
 students' report.html files next to it.
@@ -38,6 +40,7 @@ from markupsafe import Markup
 
 from graders.batch.gradebook import entry_problems, entry_reason
 from graders.batch.histogram import histogram_svg, varies
+from graders.batch.lms import Identity
 from graders.batch.outcome import PENDING, EntryOutcome
 from graders.report.atomic import write_atomic
 from graders.report.text import finalize_output
@@ -173,6 +176,15 @@ class ClassSummary:
     slowest: list[SlowEntry]
     counts: Counter[str] = field(default_factory=Counter)
     matrix: list[MatrixRow] = field(default_factory=list)
+    #: roster students without an entry (``--roster``)
+    missing: Sequence[Identity] = ()
+    #: entries that match no roster student, one sentence each
+    not_on_roster: Sequence[str] = ()
+
+    @property
+    def identified(self) -> bool:
+        """Whether any entry's students are known (an LMS export): the entries table then names them."""
+        return any(outcome.students for outcome in self.outcomes)
 
     @property
     def total_distribution(self) -> Distribution | None:
@@ -278,7 +290,8 @@ def matrix_row(outcome: EntryOutcome, function_max: Mapping[str, float], max_sco
 
 
 def summarise(assignment: str, title: str, function_max: dict[str, float], max_score: float,
-              outcomes: Sequence[EntryOutcome], plots: bool = True) -> ClassSummary:
+              outcomes: Sequence[EntryOutcome], plots: bool = True, *, missing: Sequence[Identity] = (),
+              not_on_roster: Sequence[str] = ()) -> ClassSummary:
     """Class statistics from the outcomes (reports of graded entries; entries without a grade listed apart)."""
     reports = [o.report for o in outcomes if o.report is not None]
     functions = [function_summary(name, top, outcomes, plots) for name, top in function_max.items()]
@@ -308,6 +321,8 @@ def summarise(assignment: str, title: str, function_max: dict[str, float], max_s
         slowest[:SLOWEST],
         Counter(o.status for o in outcomes),
         [matrix_row(o, function_max, max_score) for o in outcomes],
+        missing,
+        not_on_roster,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from graders import assignment as assignments
+from graders import courses
 from graders.grade import GradeOptions, grade
 from graders.gradescope.bundle import BUNDLED_ASSIGNMENT, CONFIG_NAME, AutograderConfig
 from graders.report.atomic import write_atomic
@@ -31,6 +32,7 @@ RESULTS_NAME = REPORT_FILES["gradescope"]
 
 def read_config(root: Path) -> AutograderConfig:
     data = json.loads((root / "source" / CONFIG_NAME).read_text(encoding="utf-8"))
+    data["specs"] = tuple(data.get("specs", ()))
     return AutograderConfig(**data)
 
 
@@ -66,6 +68,8 @@ def failure_results(message: str, visibility: str) -> dict[str, Any]:
 def run_autograder(root: Path) -> dict[str, Any]:
     """Grade ``root/submission`` into ``root/results``; returns the results.json written."""
     config = read_config(root)
+    if config.specs:  # the course's own spec folders, copied into the bundle
+        courses.use_folders([root / "source" / folder for folder in config.specs])
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
     assignment = assignments.load(_assignment_path(root, config))

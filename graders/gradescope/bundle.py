@@ -4,7 +4,8 @@ Layout (https://gradescope-autograders.readthedocs.io/en/latest/specs/): ``setup
 at the zip's root; Gradescope unpacks the zip into ``/autograder/source``, runs setup.sh once when it builds
 the image, and runs run_autograder for every submission, which must write ``/autograder/results/results.json``.
 Beside the two scripts: ``nngrade/`` (a copy of the package files: pyproject.toml, README.md, graders/,
-reference/; never tests, .git, out or caches) and ``nngrade-autograder.json`` (what to grade and how).
+reference/; never tests, .git, out or caches), ``nngrade-autograder.json`` (what to grade and how) and, for a
+course's own functions, ``course-specs/<n>/`` (a copy of each ``--specs`` folder, see graders/courses.py).
 
 WHY a copy of the source and not ``pip install nngrade``: the image must grade with exactly the grader the
 course tested, offline from any index nngrade may not be on. WHY the zip is reproducible (fixed timestamps,
@@ -31,6 +32,7 @@ PACKAGE_DIRS = ("graders", "reference")
 SKIPPED_PARTS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 SOURCE_DIR = "nngrade"
+COURSE_SPECS_DIR = "course-specs"
 CONFIG_NAME = "nngrade-autograder.json"
 BUNDLED_ASSIGNMENT = "assignment.toml"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -52,6 +54,8 @@ class AutograderConfig:
     profile: str = "standard"
     budget_s: float = 600.0
     visibility: str = "visible"
+    #: course spec folders inside the bundle (``course-specs/<n>``), registered before grading
+    specs: tuple[str, ...] = ()
 
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -110,6 +114,17 @@ def _package_files(project: Path) -> Iterator[tuple[Path, str]]:
             yield path, f"{SOURCE_DIR}/{relative.as_posix()}"
 
 
+def _course_files(folders: tuple[Path, ...]) -> Iterator[tuple[Path, str]]:
+    """(file, name inside the zip) for each --specs folder's files, under course-specs/<n>/ (links skipped)."""
+    for index, folder in enumerate(folders):
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if (path.is_symlink() or not path.is_file() or SKIPPED_PARTS & set(relative.parts)
+                    or path.suffix in SKIPPED_SUFFIXES):
+                continue
+            yield path, f"{COURSE_SPECS_DIR}/{index}/{relative.as_posix()}"
+
+
 def _member(name: str, mode: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
     info.external_attr = mode << 16
@@ -124,14 +139,22 @@ def build_bundle(
     python_version: str = "3.11",
     config: AutograderConfig | None = None,
     project: Path = PROJECT_ROOT,
+    specs: tuple[Path, ...] = (),
 ) -> Path:
-    """Write the autograder zip to ``out`` for ``assignment`` (a built-in name or a .toml file) and return it."""
+    """Write the autograder zip to ``out`` for ``assignment`` (a built-in name, a course's, or a .toml file) and
+    return it. ``specs``: the course spec folders the assignment needs, copied into the bundle."""
     if not _PYTHON_VERSION.fullmatch(python_version):
         raise BundleError(f"--python-version {python_version!r}: expected 3.N, e.g. 3.11")
     assignments.load(assignment)  # fails early, with the usual message, on an unknown or broken assignment
     is_file = assignment.endswith(".toml")
+    if not is_file and not (assignments.ASSIGNMENTS_DIR / f"{assignment}.toml").exists() and not specs:
+        raise BundleError(f"{assignment} is a course's own assignment: give its spec folder with --specs so that "
+                          "the bundle carries it (Gradescope's image has only what the zip holds)")
     settings = config or AutograderConfig(assignment=assignment)
-    settings = AutograderConfig(**{**asdict(settings), "assignment": BUNDLED_ASSIGNMENT if is_file else assignment})
+    settings = AutograderConfig(**{
+        **asdict(settings), "assignment": BUNDLED_ASSIGNMENT if is_file else assignment,
+        "specs": tuple(f"{COURSE_SPECS_DIR}/{index}" for index in range(len(specs))),
+    })
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")
     with zipfile.ZipFile(partial, "w") as archive:
@@ -141,7 +164,7 @@ def build_bundle(
         archive.writestr(_member(CONFIG_NAME, REGULAR), json.dumps(asdict(settings), indent=2) + "\n")
         if is_file:
             archive.writestr(_member(BUNDLED_ASSIGNMENT, REGULAR), Path(assignment).read_bytes())
-        for path, name in _package_files(project):
+        for path, name in (*_package_files(project), *_course_files(specs)):
             archive.writestr(_member(name, REGULAR), path.read_bytes())
     shutil.move(partial, out)
     return out

@@ -8,7 +8,8 @@ the tests, so it is set to exactly that sum), ``execution_time`` (whole seconds)
 NaN score means the grader could not establish any credit.
 
 ``output_format="md"`` (the autograder bundle, graders/gradescope/) renders each test's output as escaped
-Markdown (graders/report/gradescope_md.py); ``visibility`` sets every test's and the whole result's visibility.
+Markdown (graders/report/markdown.py, the same function section as report.md); ``visibility`` sets every
+test's and the whole result's visibility.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from graders.report.gradescope_md import explain_function_md, summarize_md
+from graders.report.markdown import render_function_markdown, render_summary_markdown
 from graders.report.plaintext import explain_function, summarize
 from graders.report.view import ReportView
 
@@ -35,7 +36,9 @@ def gradescope_results(
 ) -> dict[str, Any]:
     if output_format not in OUTPUT_FORMATS or visibility not in VISIBILITIES:
         raise ValueError(f"unsupported output_format {output_format!r} or visibility {visibility!r}")
-    explain, summary = (explain_function_md, summarize_md) if output_format == "md" else (explain_function, summarize)
+    markdown = output_format == "md"
+    explain = render_function_markdown if markdown else explain_function
+    summary = render_summary_markdown if markdown else summarize
     scores = [_points(function.score) for function in view.functions]
     tests = [
         {

@@ -1,5 +1,8 @@
 """report.md: a Markdown summary a student or TA can read raw or rendered (GitHub, GitLab, VS Code).
 
+The same templates render a Gradescope test's output (``output_format: "md"``): templates/function.md.j2 is a
+function's explanation in both, so report.md and Gradescope cannot drift apart.
+
 WHY the escaping: messages are partly student-controlled. In a table cell a ``|`` would split the row, and in
 prose ``*``, ``_``, ``[``, ``<`` could turn into emphasis, links or raw HTML. Prose is backslash-escaped
 (CommonMark allows escaping any ASCII punctuation), identifiers go in code spans, and code blocks are fenced
@@ -9,11 +12,13 @@ with more backticks than the code itself contains, so nothing a student prints c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-from graders.report.plaintext import values_caption, values_table, where_grid
+from graders.report.plaintext import summarize, values_caption, values_table, where_grid
 from graders.report.templating import render_template
 from graders.report.text import format_number, format_points, format_seconds, one_line
-from graders.report.view import ReportView
+from graders.report.view import FunctionView, ReportView
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 _LEADING_BULLET = re.compile(r"^([-+=])")  # a bullet list item or a setext heading underline
@@ -52,21 +57,34 @@ def md_fence(value: str, language: str = "") -> str:
     return f"{fence}{language}\n{value.rstrip()}\n{fence}"
 
 
+#: The filters every Markdown template uses.
+FILTERS: dict[str, Callable[..., Any]] = {
+    "md_text": md_text,
+    "md_code": md_code,
+    "md_cell": md_cell,
+    "md_fence": md_fence,
+    "points": format_points,
+    "number": format_number,
+    "seconds": format_seconds,
+}
+#: Plain-text pictures the templates put in fences.
+HELPERS: dict[str, Callable[..., Any]] = {
+    "where_grid": where_grid, "values_table": values_table, "values_caption": values_caption,
+}
+
+
 def render_markdown(view: ReportView) -> str:
-    return render_template(
-        "report.md.j2",
-        autoescape=False,
-        filters={
-            "md_text": md_text,
-            "md_code": md_code,
-            "md_cell": md_cell,
-            "md_fence": md_fence,
-            "points": format_points,
-            "number": format_number,
-            "seconds": format_seconds,
-        },
-        report=view,
-        where_grid=where_grid,
-        values_table=values_table,
-        values_caption=values_caption,
-    )
+    return render_template("report.md.j2", autoescape=False, filters=FILTERS, report=view, **HELPERS)
+
+
+def render_function_markdown(function: FunctionView) -> str:
+    """One function's status line and explanation (templates/function.md.j2, the same as report.md's section
+    for it): a Gradescope test's output."""
+    return render_template("gradescope_test.md.j2", autoescape=False, filters=FILTERS, fn=function,
+                           **HELPERS).strip("\n")
+
+
+def render_summary_markdown(view: ReportView) -> str:
+    """The whole submission's summary: the total line as prose, problems and warnings in a code block."""
+    first, _, rest = summarize(view).partition("\n")
+    return md_text(first) + ("\n\n" + md_fence(rest) if rest.strip() else "")

@@ -209,8 +209,10 @@ class OwnGradient:
     out) gets its points; a pair of made-up functions does not.
 
     ``forward(case)`` is a program that runs the student's forward on the case's inputs and fetches ``out``;
-    ``wrt`` maps each gradient output to the input it differentiates; ``out`` names the forward output in the
-    backward's own program (compared with the reference's for the closeness test).
+    ``wrt`` maps each gradient output to the input it differentiates (a check re-judged this way is one whose
+    outputs all appear in ``wrt``: a network's check ``grads`` over every ``grad_<param>`` it has); ``out``
+    names the forward output in the backward's own program (compared with the reference's for the closeness
+    test).
     """
 
     forward: Callable[[Case], Program]
@@ -220,6 +222,23 @@ class OwnGradient:
     closeness: float = 0.05
     #: at most this many entries perturbed per case (2 forward calls each); larger cases are not re-judged
     max_entries: int = 400
+    #: (forward output, case key of its upstream gradient) pairs, for a forward with several outputs (an LSTM
+    #: step's next_h and next_c, with dnext_h and dnext_c): the scalar differentiated is the sum of
+    #: sum(output * case[key]) over them, and each output must be close to the reference's. Empty: ``out``
+    #: with ``dout``.
+    upstream: tuple[tuple[str, str], ...] = ()
+    #: The reference outputs the closeness test compares with, given the case, the student's outputs and the
+    #: case's expected ones (a network with dropout: the reference run on the student's own masks). None: the
+    #: case's expected outputs.
+    reference: Callable[[Case, Outputs, Outputs], Mapping[str, Any]] | None = None
+    #: Perturb at most this many entries of each gradient, evenly spread over it, and compare those (the
+    #: notebook's grad_check_sparse): a network's parameters are too many to perturb all. 0: every entry.
+    sample: int = 0
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """The (forward output, upstream gradient) pairs of the scalar differentiated."""
+        return self.upstream or ((self.out, "dout"),)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,22 @@ judged on a second, larger net built with the case's options: parameter names an
 ones and beta zeros, and the weights' spread against ``weight_scale`` (about 10,000 weights, so the sample
 standard deviation is within 1% of the true one; the check allows 15%).
 
-Dropout is not exercised (keep ratio 1): a seeded mask is drawn by the student's own dropout_forward, whose
-way of drawing it (``rand < p``, ``binomial``) the hand-out leaves free.
+Dropout (``dropout_keep_ratio`` < 1 with a fixed ``seed``) is judged by self-consistency, not against one
+mask. The hand-out leaves free how dropout_forward draws its mask (``rand < p``, ``binomial``, a Generator), so
+the reference's mask is no standard; what the seed does fix is the mask the student's own dropout_forward
+draws for a given shape (every call reseeds from ``dropout_param['seed']``, and the network passes the same
+``dropout_param`` to every layer). So the program also asks that dropout_forward for the multiplier it applies
+to ones of each hidden layer's shape with the network's own ``dropout_param`` (``dropout_mask<i>``), and the
+loss and gradients are compared with the reference network run on exactly those multipliers. Any correct
+dropout layer gives the same verdicts; a broken one (wrong scale, no reseeding) is judged at dropout_forward,
+not again here: the network is judged on what it does with whatever its dropout layer does. Test-mode scores
+must not depend on dropout at all (compared with the plain reference). Why not the dropout specs' statistical
+rules: those need tens of thousands of units; a network's hidden layers here have a handful.
+
+Gradients: where the comparison with the reference fails, they are re-judged against central differences of
+the student's own train-mode loss (the notebook's check; the seed keeps the masks fixed between perturbed
+calls), provided that loss is within 5% of the reference's (with their masks): a gradient that is exact for
+the network the student's layers build (an accepted convention of one of them) keeps its points.
 
 The network runs the student's layers (affine, relu, batchnorm, layernorm, softmax_loss): ``builds_on`` names
 them, so a report says to fix a broken layer first.
@@ -27,11 +41,12 @@ from hypothesis import strategies as st
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
 from graders.specs.kit.detectors import variant_diagnosis
-from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program
+from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program, own_loss_gradient
 from graders.specs.kit.rules import array_of_shape, compare_arrays
 from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
 from graders.specs.kit.torch import torch_one_thread
-from graders.specs.program import Const, Expr, Input, Program, Result, call, merged
+from graders.specs.program import Const, Expr, Func, Input, Program, Result, call, merged
+from reference import cs231n as R
 from reference.cs231n.fc_net import FullyConnectedNet as ReferenceNet
 
 MODULE = "fc_net"
@@ -42,6 +57,13 @@ INIT_SCALE_RTOL = 0.15
 #: Smallest |pre-activation| a case allows: finite differences and rewritten code never cross ReLU's kink.
 KINK_MARGIN = 1e-3
 MAX_LAYERS = 3
+#: Entries perturbed (2 net calls each) when re-judging gradients by finite differences of the student's loss:
+#: at most OWN_GRADIENT_SAMPLE of each parameter, evenly spread (every entry of a small property case's
+#: parameters; every 6th to 12th of the notebook's 15-20-30-10 weights), so every case fits the budget.
+OWN_GRADIENT_SAMPLE = 50
+OWN_GRADIENT_MAX_ENTRIES = 600
+#: Keep probabilities of the property cases: 1 is no dropout (the hand-out's default).
+KEEP_RATIOS = (1.0, 1.0, 0.5, 0.75)
 
 
 def fully_connected_net() -> Spec:
@@ -49,11 +71,12 @@ def fully_connected_net() -> Spec:
         name="FullyConnectedNet",
         module=MODULE,
         api="class",
-        convention="FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio=1, normalization, "
+        convention="FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio, normalization, "
                    "reg, weight_scale, dtype, seed); params W1..WL, b1..bL, gamma/beta1..L-1; loss(X) -> scores, "
                    "loss(X, y) -> (loss, grads) with 0.5 * reg * sum(W**2) over the weights",
         builds_on=("affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
-                   "batchnorm_backward", "layernorm_forward", "layernorm_backward", "softmax_loss"),
+                   "batchnorm_backward", "layernorm_forward", "layernorm_backward", "dropout_forward",
+                   "dropout_backward", "softmax_loss"),
         domain=valid_case,
         cases=fc_net_cases,
         reaches=(
@@ -62,6 +85,9 @@ def fully_connected_net() -> Spec:
             Reach("no normalization", lambda case: case["normalization"] is None),
             Reach("two hidden layers with regularisation", lambda case: len(case["hidden_dims"]) == 2
                   and case["reg"] > 0),
+            Reach("dropout with two hidden layers", lambda case: uses_dropout(case) and len(case["hidden_dims"]) == 2),
+            Reach("dropout with a normalization", lambda case: uses_dropout(case)
+                  and case["normalization"] is not None),
         ),
         notebook=fc_net_notebook,
         program=fc_net_program,
@@ -75,14 +101,19 @@ def fully_connected_net() -> Spec:
             Check("scores", tol=NORMALISED_GRADIENTS, compare=judge_scores,
                   description="loss(X) in test mode: the class scores (batch norm with the fresh running "
                               "statistics; eps inside or outside the square root)"),
-            Check("loss", tol=NORMALISED_GRADIENTS,
-                  description="loss(X, y): softmax loss plus 0.5 * reg * sum(W**2) over the weights"),
+            Check("loss", tol=NORMALISED_GRADIENTS, compare=judge_loss,
+                  description="loss(X, y): softmax loss plus 0.5 * reg * sum(W**2) over the weights (with "
+                              "dropout: on the masks your dropout_forward draws for the seed)"),
             Check("grads", outputs=tuple(f"grad_{k}" for k in param_names(MAX_LAYERS, True)), compare=judge_grads,
                   tol=NORMALISED_GRADIENTS, points=2.0,
                   description="loss(X, y)'s gradient of every parameter, the regulariser's included"),
         ),
         diagnoses=DIAGNOSES,
         read_only=("X", "y"),
+        own_gradient=own_loss_gradient(
+            MODULE, "FullyConnectedNet", ctor=_ctor, params=case_params,
+            wrt={f"grad_{k}": k for k in param_names(MAX_LAYERS, True)}, max_entries=OWN_GRADIENT_MAX_ENTRIES,
+            sample=OWN_GRADIENT_SAMPLE, reference=reference_given),
     )
 
 
@@ -102,6 +133,22 @@ def case_params(case: Case) -> list[str]:
     return param_names(len(case["hidden_dims"]) + 1, case["normalization"] is not None)
 
 
+def uses_dropout(case: Case) -> bool:
+    return float(case.get("dropout_keep_ratio", 1)) != 1
+
+
+def mask_shapes(case: Case) -> list[tuple[int, int]]:
+    """The shape of each hidden layer's activations, which dropout masks."""
+    return [(int(case["X"].shape[0]), int(h)) for h in case["hidden_dims"]]
+
+
+def reference_masks(case: Case) -> list[np.ndarray]:
+    """The multipliers the reference's dropout_forward applies for the case's seed: what the reference tests
+    (and a student whose dropout draws like the reference's) see."""
+    param = {"mode": "train", "p": case["dropout_keep_ratio"], "seed": case["seed"]}
+    return [R.dropout_forward(np.ones(shape), dict(param))[0] for shape in mask_shapes(case)]
+
+
 def _build(rng: np.random.Generator, n: int, d: int, hidden: list[int], c: int, **options: Any) -> Case:
     dims = [d, *hidden, c]
     case: Case = {"hidden_dims": hidden, "input_dim": d, "num_classes": c, **options}
@@ -118,11 +165,14 @@ def _build(rng: np.random.Generator, n: int, d: int, hidden: list[int], c: int, 
 
 def _preactivations(case: Case) -> list[np.ndarray]:
     """What each ReLU receives, in train mode and in test mode (fresh running statistics, both zeros as the
-    hand-out starts them)."""
+    hand-out starts them); in train mode with dropout, behind the reference's masks."""
     found = []
+    masks = reference_masks(case) if uses_dropout(case) else []
     for mode in ("train", "test"):
         out = case["X"]
         for i in range(1, len(case["hidden_dims"]) + 1):
+            if masks and mode == "train" and i > 1:
+                out = out * masks[i - 2]
             out = out @ case[f"W{i}"] + case[f"b{i}"]
             if case["normalization"] == "batchnorm" and mode == "train":
                 out = (out - out.mean(axis=0)) / np.sqrt(out.var(axis=0) + 1e-5)
@@ -155,32 +205,41 @@ def fc_net_cases(draw: st.DrawFn) -> Case:
         "normalization": normalization,
         "reg": draw(st.sampled_from([0.0, 0.1, 3.14])),
         "weight_scale": draw(st.sampled_from([1e-2, 5e-2, 1e-1])),
+        "dropout_keep_ratio": draw(st.sampled_from(KEEP_RATIOS)),
+        "seed": draw(st.sampled_from([0, 123, 231])),
     }
     return draw(S.seeded_until(lambda rng: _build(rng, n, d, hidden, c, **options), valid_case, tries=256))
 
 
 def fc_net_notebook() -> list[NamedCase]:
     """The notebook's check: N=2, D=15, H1=20, H2=30, C=10, reg 0 and 3.14, weight_scale 5e-2 (seed 231); then
-    the same with batch norm and layer norm."""
+    the same with batch norm and layer norm; then the dropout notebook's check, the plain net with keep
+    ratios 0.25, 0.5 (and 1, above) and seed 123, N=2, D=15, H1=20, H2=30, C=10."""
+    settings = [(normalization, reg, 1.0) for normalization in (None, "batchnorm", "layernorm") for reg in (0.0, 3.14)]
+    settings += [(None, 0.0, keep) for keep in (0.25, 0.5)]
     found = []
-    for normalization in (None, "batchnorm", "layernorm"):
-        for reg in (0.0, 3.14):
-            rng = np.random.default_rng(231)
-            for _ in range(256):
-                case = _build(rng, 2, 15, [20, 30], 10, normalization=normalization, reg=reg, weight_scale=5e-2)
-                if valid_case(case):
-                    found.append(NamedCase(f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization "
-                                           f"{normalization} (seed 231)", case))
-                    break
-            else:  # pragma: no cover - the seed is fixed
-                raise RuntimeError("no valid notebook FullyConnectedNet case")
+    for normalization, reg, keep in settings:
+        rng = np.random.default_rng(231)
+        for _ in range(256):
+            case = _build(rng, 2, 15, [20, 30], 10, normalization=normalization, reg=reg, weight_scale=5e-2,
+                          dropout_keep_ratio=keep, seed=123)
+            if valid_case(case):
+                label = (f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization {normalization}"
+                         + (f", dropout keep ratio {keep}, seed 123" if keep != 1 else "") + " (seed 231)")
+                found.append(NamedCase(label, case))
+                break
+        else:  # pragma: no cover - the seed is fixed
+            raise RuntimeError("no valid notebook FullyConnectedNet case")
     return found
 
 
 # ---------------------------------------------------------------- program and reference
 def _ctor(case: Case) -> dict[str, Expr]:
     names = ("hidden_dims", "input_dim", "num_classes", "normalization", "reg", "weight_scale")
-    return {**{k: Input(k) for k in names}, "dtype": Const("float64")}
+    ctor: dict[str, Expr] = {**{k: Input(k) for k in names}, "dtype": Const("float64")}
+    if uses_dropout(case):  # the hand-out's default (1, no seed) otherwise
+        ctor.update(dropout_keep_ratio=Input("dropout_keep_ratio"), seed=Input("seed"))
+    return ctor
 
 
 def fc_net_program(case: Case) -> Program:
@@ -192,19 +251,24 @@ def fc_net_program(case: Case) -> Program:
         "normalization": Input("normalization"), "weight_scale": Input("weight_scale"), "dtype": Const("float64")})
     net = net_program(MODULE, "FullyConnectedNet", ctor=_ctor(case), params=case_params(case), calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
-        outputs={"scores": Result("scores")})
+        outputs={"scores": Result("scores")}, replace_misfits=True)
     # what loss(X, y) returned, fetched so that a missing entry (or None) is judged, not a grader error
     fetched = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
     fetched += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k))
                 for k in case_params(case)]
+    if uses_dropout(case):  # the multipliers the student's dropout_forward applies with the net's dropout_param
+        fetched += [call(f"dropout_mask{i}", SUPPORT_MODULE, "dropout_probe", Func("layers", "dropout_forward"),
+                         Result("net"), Const(list(shape))) for i, shape in enumerate(mask_shapes(case), start=1)]
     kept = Program(steps=tuple(fetched), outputs={step.id: Result(step.id) for step in fetched})
     return merged([init, net, kept])
 
 
-def _reference(case: Case) -> ReferenceNet:
+def _reference(case: Case, *, dropout: bool = True) -> ReferenceNet:
+    keep = case.get("dropout_keep_ratio", 1) if dropout else 1
     net = ReferenceNet(list(case["hidden_dims"]), input_dim=case["input_dim"], num_classes=case["num_classes"],
                        normalization=case["normalization"], reg=case["reg"], weight_scale=case["weight_scale"],
-                       dtype=np.float64, rng=np.random.default_rng(0))
+                       dropout_keep_ratio=keep, seed=case.get("seed"), dtype=np.float64,
+                       rng=np.random.default_rng(0))
     for k in case_params(case):
         net.params[k] = np.array(case[k], dtype=np.float64)
     return net
@@ -222,12 +286,45 @@ def fc_net_expected(case: Case) -> dict[str, Any]:
     loss, grads = net.loss(case["X"], case["y"])
     result["loss"] = loss
     result.update({f"grad_{k}": g for k, g in grads.items()})
+    if uses_dropout(case):  # what the program fetches from the student's dropout_forward, the reference's here
+        result.update({f"dropout_mask{i}": m for i, m in enumerate(reference_masks(case), start=1)})
     return result
 
 
 def train_loss(case: Case) -> float:
     """The reference's train-mode loss: what finite differences check the gradients against."""
     return float(_reference(case).loss(case["X"], case["y"])[0])
+
+
+# ---------------------------------------------------------------- dropout: the reference on the student's masks
+def student_masks(case: Case, actual: Outputs) -> list[np.ndarray] | str:
+    """The multipliers the student's dropout_forward applied to ones of each hidden layer's shape, or why there
+    are none to judge with."""
+    found = []
+    for i, shape in enumerate(mask_shapes(case), start=1):
+        mask = actual.get(f"dropout_mask{i}")
+        if mask is None:
+            return ("the network has no dropout_param dict (the hand-out's __init__ makes self.dropout_param), "
+                    "so its dropout cannot be judged")
+        mask = np.asarray(mask)
+        if mask.shape != shape or not np.issubdtype(mask.dtype, np.number) or not np.all(np.isfinite(mask)):
+            return (f"dropout_forward on ones of shape {shape} with the network's dropout_param returned "
+                    f"{mask.dtype} of shape {mask.shape}, not a finite mask of that shape: fix dropout_forward first")
+        found.append(mask.astype(np.float64))
+    return found
+
+
+def reference_given(case: Case, actual: Outputs, expected: Outputs) -> Outputs:
+    """The reference's loss and gradients for what the student computed: ``expected`` itself without dropout;
+    with dropout, the reference network run on the student's own dropout masks (an entry ``dropout_problem``
+    instead when those are unusable)."""
+    if not uses_dropout(case):
+        return expected
+    masks = student_masks(case, actual)
+    if isinstance(masks, str):
+        return {"dropout_problem": masks}
+    loss, grads = _reference(case).loss(case["X"], case["y"], dropout_masks=masks)
+    return {"loss": loss, **{f"grad_{k}": g for k, g in grads.items()}}
 
 
 # ---------------------------------------------------------------- custom rules
@@ -282,9 +379,20 @@ def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> 
     return Verdict(True)
 
 
+def judge_loss(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
+    """allclose to the reference's loss (with dropout: the reference's on the student's own masks)."""
+    given = reference_given(case, actual, expected)
+    if "dropout_problem" in given:
+        return Verdict(False, str(given["dropout_problem"]))
+    return compare_arrays("loss", actual.get("loss"), given["loss"], check.atol, check.rtol)
+
+
 def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
     """Every gradient the reference has, allclose within the check's tolerance (the keys depend on the case's
-    depth and normalization)."""
+    depth and normalization; with dropout, the reference's on the student's own masks)."""
+    expected = reference_given(case, actual, expected)
+    if "dropout_problem" in expected:
+        return Verdict(False, str(expected["dropout_problem"]))
     for key in (k for k in expected if k.startswith("grad_")):
         if key not in actual or actual[key] is None:
             return Verdict(False, f"grads[{key[len('grad_'):]!r}] was not produced")
@@ -303,7 +411,7 @@ def _reg_variant(case: Case, *, loss_factor: float = 0.0, on: str = "", grads_dr
                  ) -> dict[str, Any] | None:
     """The reference's loss and W1, W2, b1, b2 gradients with a regularisation slip; None where reg is 0."""
     reg = float(case["reg"])
-    if reg == 0:
+    if reg == 0 or uses_dropout(case):  # with dropout the right answer depends on the student's masks
         return None
     right = fc_net_expected(case)
     loss = right["loss"] + loss_factor * 0.5 * reg * sum(float(np.sum(case[w] ** 2)) for w in _weights(case, "W"))
@@ -316,6 +424,11 @@ def _reg_variant(case: Case, *, loss_factor: float = 0.0, on: str = "", grads_dr
         for k in ("W1", "W2"):
             grads[f"grad_{k}"] = grads[f"grad_{k}"] - reg * case[k]
     return {"loss": loss, **grads}
+
+
+def _without_dropout(case: Case) -> dict[str, Any] | None:
+    """The reference's loss with dropout left out of the train-mode forward pass."""
+    return {"loss": _reference(case, dropout=False).loss(case["X"], case["y"])[0]} if uses_dropout(case) else None
 
 
 DIAGNOSES: tuple[Diagnosis, ...] = (
@@ -332,13 +445,19 @@ DIAGNOSES: tuple[Diagnosis, ...] = (
         "reg_gradient_missing",
         "The weight gradients miss the regulariser's part: add reg * W to each grads['W...'].",
         lambda case: _reg_variant(case, grads_dropped=True), ("grad_W1", "grad_W2"), ("grads",)),
+    variant_diagnosis(
+        "dropout_not_applied",
+        "With dropout_keep_ratio < 1 the train-mode loss is the one without dropout: call dropout_forward(out, "
+        "self.dropout_param) after each hidden layer's ReLU (and dropout_backward on the way back).",
+        _without_dropout, ("loss",), ("loss",)),
 )
 
 
 # ---------------------------------------------------------------- torch twin
 def torch_fc_net(case: Case) -> dict[str, Any]:
     """The same network with torch autograd in float64: batch norm and layer norm written out (biased variance,
-    eps 1e-5; test mode with fresh running statistics: the hand-out starts mean and variance at zeros)."""
+    eps 1e-5; test mode with fresh running statistics: the hand-out starts mean and variance at zeros); dropout
+    in train mode multiplies each hidden layer's ReLU output by the reference's mask for the seed."""
     torch = torch_one_thread()
     import torch.nn.functional as F
 
@@ -346,6 +465,7 @@ def torch_fc_net(case: Case) -> dict[str, Any]:
     params = {k: torch.tensor(np.asarray(case[k], dtype=np.float64), requires_grad=True) for k in names}
     x = torch.tensor(case["X"], dtype=torch.float64)
     layers = len(case["hidden_dims"]) + 1
+    masks = [torch.tensor(m) for m in reference_masks(case)] if uses_dropout(case) else []
 
     def forward(train: bool) -> Any:
         out = x
@@ -361,6 +481,8 @@ def torch_fc_net(case: Case) -> dict[str, Any]:
             if case["normalization"] is not None:
                 out = params[f"gamma{i}"] * out + params[f"beta{i}"]
             out = torch.relu(out)
+            if masks and train:
+                out = out * masks[i - 1]
         return out @ params[f"W{layers}"] + params[f"b{layers}"]
 
     scores = forward(train=False).detach().numpy()

@@ -3,6 +3,8 @@
 Spec modules (``graders/specs/<topic>.py``) each expose ``FACTORIES: dict[str, Callable[..., Spec]]``.
 A factory takes keyword options for conventions that differ between hand-outs (for example dropout's ``p``
 meaning keep or drop probability), so a year variant of an assignment is a few words in a data file, not code.
+A course's own specs (graders/courses.py: an installed course package or a ``--specs`` folder) join the same
+registry after the built-in ones, under names of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
+from graders import courses
 from graders.specs.base import Spec
 
 #: Topic modules that contribute specs. Order is the order of ``all_specs``.
@@ -25,6 +28,11 @@ SPEC_MODULES: tuple[str, ...] = (
     "graders.specs.sandwiches",
     "graders.specs.optim",
     "graders.specs.fc_net",
+    "graders.specs.cnn",
+    "graders.specs.cs231n_a1",
+    "graders.specs.rnn",
+    "graders.specs.captioning",
+    "graders.specs.extras",
     "graders.specs.dlfs",
 )
 
@@ -41,6 +49,12 @@ def factories() -> dict[str, Callable[..., Spec]]:
             if name in found:
                 raise RuntimeError(f"spec {name!r} declared twice (second time in {module_name})")
             found[name] = factory
+    built_in = set(found)
+    for name, origin, factory in courses.factories():
+        if name in found:
+            where = "a built-in spec" if name in built_in else "another course spec"
+            raise courses.CourseError(f"{origin}: spec {name!r} is already {where}; a course names its own")
+        found[name] = factory
     return found
 
 

@@ -28,6 +28,9 @@ from reference.cs231n.layers import (
     relu_forward,
     softmax_loss,
 )
+from reference.cs231n.two_layer_net import TwoLayerNet
+
+__all__ = ["FullyConnectedNet", "TwoLayerNet"]  # the hand-out's fc_net.py holds both (A1 2020+, A2 2019)
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
@@ -77,8 +80,14 @@ class FullyConnectedNet:
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
 
-    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> Any:
-        """Scores (N, C) when ``y`` is None; else ``(loss, grads)`` with a gradient per parameter."""
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None,
+             dropout_masks: Sequence[np.ndarray] | None = None) -> Any:
+        """Scores (N, C) when ``y`` is None; else ``(loss, grads)`` with a gradient per parameter.
+
+        ``dropout_masks`` (not the hand-out's): in train mode, the multiplier each hidden layer's dropout applies
+        (keep mask over the keep probability), instead of masks drawn by ``dropout_forward``. The grader passes
+        the masks the student's own dropout layer draws for the same seed, so that a network is judged on what
+        it does with them, whichever correct way its dropout draws them."""
         X = np.asarray(X).astype(self.dtype)
         mode = "test" if y is None else "train"
         if self.use_dropout:
@@ -99,7 +108,10 @@ class FullyConnectedNet:
                                                     self.bn_params[i - 1])
             out, relu_cache = relu_forward(out)
             drop_cache = None
-            if self.use_dropout:
+            if self.use_dropout and dropout_masks is not None and mode == "train":
+                mask = np.asarray(dropout_masks[i - 1])
+                out, drop_cache = out * mask, ({"mode": "train"}, mask)
+            elif self.use_dropout:
                 out, drop_cache = dropout_forward(out, self.dropout_param)
             caches.append((affine_cache, norm_cache, relu_cache, drop_cache))
         last = self.num_layers

@@ -120,12 +120,12 @@ def test_gradebook_rows_match_the_reports(reference: Reference) -> None:
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["student"] for r in rows] == list(CLASS_ENTRIES)
     header = list(rows[0])
-    assert header[:3] == ["student", "total", "max"] and "conv_forward_naive" in header
+    assert header[:6] == ["student", "id", "name", "email", "total", "max"] and "conv_forward_naive" in header
     for row in rows:
         report = json.loads((reference.out / row["student"] / "report.json").read_text())
         assert float(row["total"]) == pytest.approx(report["score"])
         assert float(row["max"]) == report["max_score"]
-        assert [f["name"] for f in report["functions"]] == header[3:-4]
+        assert [f["name"] for f in report["functions"]] == header[6:-4]
         assert header[-4:] == ["status", "problems", "reason", "handed_in"]
         for function in report["functions"]:
             assert float(row[function["name"]]) == pytest.approx(function["score"])
@@ -288,7 +288,7 @@ def test_hang_crash_and_memory_blowup_cost_their_own_entry_only(tmp_path: Path, 
     wild = {f["name"]: f["status"] for f in json.loads((out / "wild" / "report.json").read_text())["functions"]}
     assert wild["relu_forward"] == "crashed" and wild["affine_forward"] == "error"
     rows = list(csv.reader(io.StringIO((out / "gradebook.csv").read_bytes().decode("utf-8-sig"), newline="")))
-    assert rows[2][:8] == ["hangs", "", "7", "", "", "", "", "failed"]  # no grade, not a zero
+    assert rows[2][:11] == ["hangs", "", "", "", "", "7", "", "", "", "", "failed"]  # no grade, not a zero
     assert "time limit" in rows[2][-2] and rows[2][-1] == "hangs"  # the reason; the name handed in
 
 

@@ -113,13 +113,14 @@ def test_gradebook_is_utf8_bom_crlf_csv_with_a_column_per_function() -> None:
     ]
     outcomes[2].report["warnings"] = ["no Python source found"]  # type: ignore[index]
     data = gradebook_csv(["f", "g"], 10.0, outcomes)
-    assert data.startswith(b"\xef\xbb\xbfstudent,total,max,f,g,status,problems,reason,handed_in\r\n")
+    assert data.startswith(b"\xef\xbb\xbfstudent,id,name,email,total,max,f,g,status,problems,reason,handed_in\r\n")
     assert data.count(b"\r\n") == 4 and b"\n" not in data.replace(b"\r\n", b"")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert rows == [["student", "total", "max", "f", "g", "status", "problems", "reason", "handed_in"],
-                    ["Zoë", "7.5", "10", "5", "2.5", "graded", "", "", "Zoë.py"],
-                    ["bob", "", "10", "", "", "failed", "", "boom", "bob"],
-                    ["eve", "0", "10", "0", "0", "unreadable", "", "no Python source found", "'=eve"]]
+    assert rows == [["student", "id", "name", "email", "total", "max", "f", "g", "status", "problems", "reason",
+                     "handed_in"],
+                    ["Zoë", "", "", "", "7.5", "10", "5", "2.5", "graded", "", "", "Zoë.py"],
+                    ["bob", "", "", "", "", "10", "", "", "failed", "", "boom", "bob"],
+                    ["eve", "", "", "", "0", "10", "0", "0", "unreadable", "", "no Python source found", "'=eve"]]
 
 
 def _with_statuses(report: dict, statuses: dict[str, str]) -> dict:

@@ -21,7 +21,7 @@ from graders.cli import main as cli_main
 from graders.examples import EXAMPLES_DIR, derive
 from graders.gradescope.bundle import CONFIG_NAME
 from graders.report.gradescope import gradescope_results
-from graders.report.markdown import md_code
+from graders.report.markdown import md_text
 from graders.report.samples import hostile_function, make_report
 from graders.report.view import build_view
 from tests.graders.test_report_gradescope import assert_valid_gradescope
@@ -123,10 +123,10 @@ def test_buggy_submission_loses_points_in_the_right_tests(tmp_path: Path) -> Non
     failed = {t["name"]: t for t in results["tests"] if t["status"] == "failed"}
     layers = {"affine_backward", "affine_relu_backward"}
     # A network built on the buggy layer loses points with it (DESIGN.md, "one bug costs points once").
-    assert layers <= set(failed) <= layers | {"FullyConnectedNet", "TwoLayerNet"}
+    assert layers <= set(failed) <= layers | {"FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet"}
     for test in (failed[name] for name in layers):
         assert 0 < test["score"] < test["max_score"]
-        assert "`db`" in test["output"] and "**Diagnosis**" in test["output"]
+        assert "**db**" in test["output"] and "### Diagnosis" in test["output"]
         assert "factor" in test["output"]
     assert results["score"] < sum(t["max_score"] for t in results["tests"])
     assert {t["visibility"] for t in results["tests"]} == {"after_published"}
@@ -154,10 +154,10 @@ def test_markdown_output_escapes_student_text() -> None:
     output = results["tests"][0]["output"]
     prose = _outside_fences(output)
     assert "Diagnosis" in prose and "Counterexample" in prose
-    name_span = md_code(hostile_function()["checks"][0]["name"])  # a code span: shown literally
-    assert name_span in prose
-    assert "<script>" not in prose.replace(name_span, "") and "- \\<script\\>" in prose  # escaped prose
-    assert "**bold**" not in prose.replace(name_span, "")
+    name = "**" + md_text(hostile_function()["checks"][0]["name"]) + "**"  # bold, its punctuation escaped
+    assert name in prose
+    assert "<script>" not in prose and "- \\<script\\>" in prose  # escaped prose
+    assert "**bold**" not in prose
     assert "````python" in output  # the repro prints ``` so its fence is longer
     assert "\x1b" not in output and "\u202e" not in output
 

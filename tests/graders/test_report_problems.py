@@ -191,10 +191,13 @@ def test_the_top_problem_names_the_students_file_line_and_code(broken: tuple[dic
     assert utils["caused_by"] == "layers"
     net = next(p for p in report["problems"] if p["module"] == "fc_net")  # classifiers/fc_net.py imports layers
     assert net["caused_by"] == "layers"
+    cnn = next(p for p in report["problems"] if p["module"] == "cnn")  # so does classifiers/cnn.py
+    assert cnn["caused_by"] == "layers"
     blocked = {f["name"] for f in report["functions"] if f.get("blocked_by")}
-    # every function of layers.py, layer_utils.py and fc_net.py; optim.py imported and is graded as usual
+    # every function of layers.py, layer_utils.py, fc_net.py and cnn.py; optim.py imported and is graded as usual
     assert blocked == {f["name"] for f in report["functions"] if not f["module"].endswith("optim.py")}
-    assert set(layers["functions"]) | set(utils["functions"]) | set(net["functions"]) == blocked
+    assert set(layers["functions"]) | set(utils["functions"]) | set(net["functions"]) | set(cnn["functions"]) == (
+        blocked)
     assert all(f["status"] == "passed" for f in report["functions"] if f["module"].endswith("optim.py"))
 
 

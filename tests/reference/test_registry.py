@@ -19,8 +19,10 @@ from graders.checks import compare_arrays
 from graders.specs import registry
 from graders.specs.base import Case, Spec
 from reference.gradcheck import eval_numerical_gradient
+from tests.course_example import example_course_specs
 
-SPECS = {spec.name: spec for spec in registry.all_specs()}
+#: Every built-in spec, and the worked example course's (courses/example): a course's specs get the same tests.
+SPECS = {spec.name: spec for spec in registry.all_specs()} | example_course_specs()
 
 
 def names(predicate: Any) -> list[str]:

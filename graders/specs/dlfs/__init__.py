@@ -38,6 +38,21 @@ The book's conventions, and where a case stays inside what the book lets its cod
   Central differences with h = 1e-4 pass, a one-sided difference fails, and x must be left as it was.
 * ``TwoLayerNet``: tiny sizes; the parameters are written into ``net.params`` in place (the book's layers hold
   the same arrays), then predict / loss / accuracy / gradient / numerical_gradient with one-hot ``t``.
+* ``SGD``, ``Momentum``, ``Nesterov``, ``AdaGrad``, ``RMSprop``, ``Adam`` (common/optimizer.py): built with
+  the book's keyword names, ``update(params, grads)`` called one to five times on the same params dict, every
+  parameter judged after every update (the optimizer's own state is never read); the book's exact formulas
+  (eps 1e-7 outside the root, Adam's lr_t, Nesterov with the updated velocity); see optimizer.py.
+* ``MultiLayerNet`` (common/multi_layer_net.py): any depth, ReLU or sigmoid, t as labels; loss with weight decay
+  0.5 * lambda * sum(W**2), gradient with lambda * W; __init__'s He / Xavier scales judged on a larger net.
+* ``MultiLayerNetExtend`` (common/multi_layer_net_extend.py): batch norm judged in train and test mode with
+  gamma and beta; dropout judged in test mode only (train mode on the same net without dropout: the masks are
+  random and internal); see multi_layer_net_extend.py for why.
+* ``SimpleConvNet`` (ch07/simple_convnet.py): Conv - Relu - 2x2 Pool - Affine - Relu - Affine on tiny square
+  inputs with an even conv output (the book sizes W2 assuming both); accuracy only on 100 or 200 examples (the
+  book's default batch_size=100 skips a remainder); see simple_convnet.py.
+* ``Trainer`` (common/trainer.py, optional: few points): train_step and train with the grader's own softmax
+  network on one training example repeated (every batch is the same data whichever indices are drawn); see
+  trainer.py.
 * ``load_mnist``: the real MNIST files are staged beside the student's loader; the first and last 64 images
   and labels of each split and all shapes are compared, for a few option combinations.
 """
@@ -54,8 +69,13 @@ from graders.specs.dlfs.functions import cross_entropy_spec, sigmoid_spec, softm
 from graders.specs.dlfs.gradient import numerical_gradient_spec
 from graders.specs.dlfs.layers import affine_spec, relu_spec, sigmoid_layer_spec
 from graders.specs.dlfs.mnist import load_mnist_spec
+from graders.specs.dlfs.multi_layer_net import multi_layer_net_spec
+from graders.specs.dlfs.multi_layer_net_extend import multi_layer_net_extend_spec
 from graders.specs.dlfs.network import two_layer_net_spec
+from graders.specs.dlfs.optimizer import FACTORIES as OPTIMIZERS
+from graders.specs.dlfs.simple_convnet import simple_convnet_spec
 from graders.specs.dlfs.softmax_with_loss import softmax_with_loss_spec
+from graders.specs.dlfs.trainer import trainer_spec
 from graders.specs.dlfs.util import col2im_spec, im2col_spec
 
 FACTORIES: dict[str, Callable[..., Spec]] = {
@@ -75,4 +95,9 @@ FACTORIES: dict[str, Callable[..., Spec]] = {
     "Pooling": pooling_spec,
     "TwoLayerNet": two_layer_net_spec,
     "load_mnist": load_mnist_spec,
+    **OPTIMIZERS,
+    "MultiLayerNet": multi_layer_net_spec,
+    "MultiLayerNetExtend": multi_layer_net_extend_spec,
+    "SimpleConvNet": simple_convnet_spec,
+    "Trainer": trainer_spec,
 }

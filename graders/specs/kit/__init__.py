@@ -16,7 +16,8 @@ imports a family. When two families need the same helper, it moves here, into th
 * ``detectors``: building blocks of ``Diagnosis.applies``: matching a bug model ("your outputs are the
   reference's with this bug"), "fails only when", and the one "close enough to name a bug" comparison.
 * ``windows``: convolution and pooling window geometry shared by cs231n's and the book's layers: sizes,
-  geometry-first cases, tie-free inputs, the reference outputs detectors recompute, geometry bug models.
+  geometry-first cases, tie-free inputs, the reference outputs detectors recompute, geometry bug models, the
+  torch twins of conv and pool, the inputs a convolution rejects (cs231n's conv and the extras' layers).
 * ``batchnorm``: the one batch-norm bug model (``BatchNormBug``) both traditions use, set by a ``Convention``
   (where eps and momentum come from, how a 4-D input is flattened).
 * ``masks``: dropout mask rules and detectors, whatever the hand-out calls its probability (the keep

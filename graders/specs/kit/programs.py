@@ -191,17 +191,49 @@ def stepping_program(
 # ---------------------------------------------------------------- a network class through its public methods
 def net_program(
     module: str, cls: str, *, ctor: Mapping[str, Expr], params: Sequence[str],
-    calls: Sequence[tuple[str, str, Sequence[Expr]]], outputs: Mapping[str, Expr],
+    calls: Sequence[tuple[str, str, Sequence[Expr]]], outputs: Mapping[str, Expr], replace_misfits: bool = False,
 ) -> Program:
     """``net = cls(**ctor)``; write the case's ``params`` into ``net.params[k]`` (so every case judges the
     methods at the same point, whatever the random initialisation); then each ``(id, method, args)`` of
     ``calls`` on the net, in order; fetch ``outputs`` (expressions over the calls' results). The instance never
-    leaves the worker, only the fetched values do: TwoLayerNet's move, written once for every network class."""
+    leaves the worker, only the fetched values do: TwoLayerNet's move, written once for every network class.
+
+    ``replace_misfits``: a parameter whose initial array has another shape than the case's is replaced instead
+    of written into (the support module's ``set_param``), so a wrong shape made by ``__init__`` costs the
+    ``__init__`` check only. For networks whose methods read ``self.params`` at call time (cs231n's); a net
+    whose layers hold the arrays themselves (the book's) keeps the in-place write."""
     net = Result("net")
     steps: list[Call | Assign] = [call("net", module, cls, **dict(ctor))]
-    steps += [Assign(Item(Attr(net, "params"), k), Input(k)) for k in params]
+    if replace_misfits:
+        steps += [call(f"set_{k}", SUPPORT_MODULE, "set_param", Attr(net, "params"), Const(k), Input(k))
+                  for k in params]
+    else:
+        steps += [Assign(Item(Attr(net, "params"), k), Input(k)) for k in params]
     steps += [method(id_, net, name, *args) for id_, name, args in calls]
     return Program(steps=tuple(steps), outputs=dict(outputs))
+
+
+def own_loss_gradient(
+    module: str, cls: str, *, ctor: Callable[[Case], Mapping[str, Expr]], params: Callable[[Case], Sequence[str]],
+    wrt: Mapping[str, str], max_entries: int, sample: int,
+    reference: Callable[[Case, Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None,
+) -> OwnGradient:
+    """Judge a network's gradients (outputs ``grad_<param>``, ``wrt`` maps each to its parameter) against
+    central differences of the student's own train-mode loss, as the hand-out's notebook checks a network:
+    each perturbed point builds a fresh net, writes the case's parameters (one perturbed) and calls
+    ``loss(X, y)``. Where the comparison with the reference fails because of the student's layers (a convention
+    of theirs that moves the loss a little), gradients that are right for the network they built keep their
+    points; the loss must be close to the reference's (``reference``: that reference given the student's
+    outputs) for this to apply. At most ``sample`` entries of each parameter are perturbed, evenly spread, as
+    the notebook's grad_check_sparse does: a network has too many to perturb all."""
+
+    def forward(case: Case) -> Program:
+        return net_program(module, cls, ctor=ctor(case), params=params(case),
+                           calls=(("train", "loss", (Input("X"), Input("y"))),),
+                           outputs={"loss": Item(Result("train"), 0)}, replace_misfits=True)
+
+    return OwnGradient(forward=forward, wrt=dict(wrt), out="loss", upstream=(("loss", ""),),
+                       max_entries=max_entries, sample=sample, reference=reference)
 
 
 def initial_params(module: str, cls: str, *, ctor: Mapping[str, Expr], keys: Sequence[str]) -> Program:

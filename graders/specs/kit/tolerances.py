@@ -29,6 +29,9 @@ ELEMENTWISE_NORMALISED = Tol(1e-12, 1e-8, "softmax rows of up to ~10 classes, wh
                                           "unshifted row rounds differently by a few ulps per term")
 OVERLAP_SUMS = Tol(1e-12, 1e-10, "each entry a sum of a handful of overlapping patch entries (col2im), in any "
                                  "order")
+FLOAT32_RULE = Tol(1e-6, 1e-5, "a few float32 operations per entry on O(1) weights (timm's adapt_input_conv "
+                               "computes in float32 whatever the dtype): float64 arithmetic differs by ~1e-7 "
+                               "relative, every bug of the rule by whole factors")
 MASKED_GRADIENT = Tol(1e-12, 1e-7, "dout times a stored mask over a keep probability: one product and one "
                                    "division per entry")
 
@@ -58,6 +61,9 @@ CENTRAL_DIFFERENCE = Tol(1e-6, 1e-6, "the book's central difference with h = 1e-
 NETWORK_NUMERICAL_GRADIENT = Tol(1e-5, 1e-4, "a whole network's numerical gradient with the book's h = 1e-4: "
                                              "the loss is a sum over layers, its third derivative larger")
 MNIST_PIXELS = Tol(1e-6, 0.0, "pixels divided by 255 in float32 (the book) or float64: they differ by ~3e-8")
+LINEAR_GRADIENTS = Tol(1e-8, 1e-7, "a linear classifier's dW = X.T @ dscores plus the L2 term, with pixel-sized X "
+                                   "(|x| up to ~130) summed over up to a few hundred examples: entries up to ~100, "
+                                   "a loop's summation order moves them by ~1e-13 relative to the terms")
 LOSS_FINITE_DIFFERENCES = Tol(1e-6, 1e-5, "finite differences of a loss over scores up to ~30 in size: "
                                           "cancellation grows with the scores")
 

@@ -1,5 +1,5 @@
-"""Convolution and pooling window geometry, shared by cs231n's layers (conv.py, pool.py) and the book's
-(dlfs/convolution.py, dlfs/util.py).
+"""Convolution and pooling window geometry, shared by cs231n's layers (conv/, pool.py), the extras' dilated and
+1-D layers (extras/) and the book's (dlfs/convolution.py, dlfs/util.py).
 
 Cases draw the *geometry first* (stride, pad, kernel, number of output positions) and derive the input size
 from it, so every example -- shrunk ones included -- is a valid window arrangement. Pooling inputs are
@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun
+from graders.specs.base import Case, CaseRun, ErrorCase
 from graders.specs.kit.detectors import WINDOW_ATOL, Detector, close, fit, only_when
 from graders.specs.kit.torch import torch_autograd
 from reference.cs231n import conv as R
@@ -75,11 +75,10 @@ def pool_settings(case: Case) -> Geometry:
 
 
 def conv_geometry(case: Case) -> tuple[int, int, int]:
-    """(stride, pad, dilation) of a convolution case: cs231n's ``conv_param``, or the extras' own keys."""
-    if "conv_param" in case:
-        stride, pad = conv_settings(case)
-        return stride, pad, 1
-    return int(case["stride"]), int(case["pad"]), int(case["dilation"])
+    """(stride, pad, dilation) of a convolution case's ``conv_param`` (dilation 1 where it has none, as in
+    cs231n's layer)."""
+    stride, pad = conv_settings(case)
+    return stride, pad, int(case["conv_param"].get("dilation", 1))
 
 
 def conv_dout_shape(case: Case) -> tuple[int, ...]:
@@ -156,7 +155,8 @@ def conv_cases(
 
     Reaches pad = 0 and pad > 0 with stride > 1, kernels that are not square (HH != WW), inputs that are not
     square, N = 1 and N > 1, and C, F from 1 to 3 (stride 1..3, pad 0..2, kernel 1..max_kernel per axis).
-    2-D cases without dilation carry ``conv_param``; the others ``stride``, ``pad`` and ``dilation``.
+    The geometry is in ``conv_param``: ``{'stride', 'pad'}`` for 2-D cases without dilation (cs231n's layer),
+    ``{'stride', 'pad', 'dilation'}`` for the others (the extras assignment's layers).
     """
     n, c, f = draw(S.dims(1, 3)), draw(S.dims(1, 3)), draw(S.dims(1, 3))
     stride = draw(st.integers(1, 3))
@@ -172,10 +172,9 @@ def conv_cases(
         "b": draw(S.seeded_arrays((f,), name="b")),
         "dout": draw(S.seeded_arrays((n, f, *outputs), name="dout")),
     }
-    if max_dilation == 1 and spatial_dims == 2:
-        case["conv_param"] = {"stride": stride, "pad": pad}
-    else:
-        case.update(stride=stride, pad=pad, dilation=dilation)
+    case["conv_param"] = {"stride": stride, "pad": pad}
+    if max_dilation > 1 or spatial_dims != 2:
+        case["conv_param"]["dilation"] = dilation
     return case
 
 
@@ -205,6 +204,25 @@ def conv_expected(
 
 #: The fast reference, for detectors that recompute the answer on a modified case (many times, so fast).
 reference_outputs = conv_expected(R.conv_forward_fast, R.conv_backward_fast)
+
+
+def torch_conv(case: Case) -> dict[str, Any]:
+    """out, dx, dw and db of torch's conv2d or conv1d (by x's rank) with the case's conv_param, dilation
+    included."""
+    import torch.nn.functional as TF
+
+    stride, pad, dilation = conv_geometry(case)
+    conv = TF.conv2d if case["x"].ndim == 4 else TF.conv1d
+    return torch_autograd(
+        case, (("x", "dx"), ("w", "dw"), ("b", "db")),
+        lambda x, w, b: conv(x, w, b, stride=stride, padding=pad, dilation=dilation),
+    )
+
+
+def describe_conv(case: Case) -> str:
+    """One line for a report: the shapes of x and w and every conv_param setting."""
+    settings = ", ".join(f"{k} {v}" for k, v in case["conv_param"].items())
+    return f"x {tuple(case['x'].shape)}, w {tuple(case['w'].shape)}, {settings}"
 
 
 def torch_pool(case: Case) -> dict[str, Any]:
@@ -291,3 +309,47 @@ def geometry_bug(buggy: Callable[[Case], Geometry]) -> Detector:
         return all(explained(r) for r in answered)
 
     return applies
+
+
+# ---------------------------------------------------------------- what a convolution rejects
+def conv_error_case(x: tuple[int, ...], w: tuple[int, ...], b: tuple[int, ...], *,
+                    dout: tuple[int, ...] = (1, 1, 1, 1), **settings: Any) -> Case:
+    """An error case of zeros (the values do not matter), ``settings`` in its conv_param (stride 1 and pad 0
+    unless given; a ``dilation`` only where given)."""
+    arrays = {"x": np.zeros(x), "w": np.zeros(w), "b": np.zeros(b), "dout": np.zeros(dout)}
+    return {**arrays, "conv_param": {"stride": 1, "pad": 0, **settings}}
+
+
+def conv_errors(**settings: Any) -> tuple[ErrorCase, ...]:
+    """Bad shapes and settings a 2-D convolution's forward rejects, each with a ValueError naming it;
+    ``settings`` go into every case's conv_param (``dilation=1`` for a layer that requires the key)."""
+    good = {"x": (1, 1, 5, 5), "w": (1, 1, 3, 3), "b": (1,)}
+
+    def case(**changes: Any) -> Case:
+        shapes = {k: changes.pop(k, v) for k, v in good.items()}
+        return conv_error_case(shapes["x"], shapes["w"], shapes["b"], **{**settings, **changes})
+
+    return (
+        ErrorCase("x is not 4-D", case(x=(2, 3, 5), w=(2, 3, 3, 3), b=(2,)), ValueError,
+                  r"x must be 4-D .* got shape \(2, 3, 5\)"),
+        ErrorCase("w is not 4-D", case(x=(2, 3, 5, 5), w=(2, 3, 3), b=(2,)), ValueError,
+                  r"w must be 4-D .* got shape \(2, 3, 3\)"),
+        ErrorCase("x and w disagree on the channels", case(x=(2, 3, 5, 5), w=(2, 4, 3, 3), b=(2,)), ValueError,
+                  r"channels disagree: x \(2, 3, 5, 5\)"),
+        ErrorCase("b is not one bias per filter", case(x=(2, 3, 5, 5), w=(2, 3, 3, 3), b=(3,)), ValueError,
+                  r"b must have shape \(2,\).* got \(3,\)"),
+        ErrorCase("stride 0", case(stride=0), ValueError, r"stride must be >= 1, got 0"),
+        ErrorCase("a negative pad", case(pad=-1), ValueError, r"pad must be >= 0, got -1"),
+        ErrorCase("a stride that is not an integer", case(stride=1.5), ValueError, r"stride must be an integer"),
+        ErrorCase("a pad that is a bool", case(pad=True), ValueError, r"pad must be an integer"),
+        ErrorCase("a kernel taller than the padded input", case(x=(1, 1, 2, 5)), ValueError,
+                  r"x \(1, 1, 2, 5\), w \(1, 1, 3, 3\): kernel size 3 does not fit .* axis 0: "
+                  r"input size 2 \+ 2 \* pad 0"),
+    )
+
+
+def dout_errors(**settings: Any) -> tuple[ErrorCase, ...]:
+    """A dout that is not the output's shape (a backward's own input)."""
+    case = conv_error_case((1, 1, 5, 5), (1, 1, 3, 3), (1,), dout=(1, 1, 2, 2), **{"pad": 1, **settings})
+    return (ErrorCase("dout is not the output's shape", case, ValueError,
+                      r"dout has shape \(1, 1, 2, 2\), expected \(1, 1, 5, 5\)"),)
