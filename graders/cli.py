@@ -117,8 +117,8 @@ def _load_assignment(name: str) -> assignments.Assignment:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nngrade")
 def main() -> None:
-    """Grade neural-network layer code (cs231n assignment 2, Deep Learning from Scratch) against a trusted
-    NumPy reference."""
+    """Grade neural-network code written in NumPy (CS231n assignments 1-3, Deep Learning from Scratch, a
+    course's own functions) against a trusted NumPy reference."""
 
 
 @main.command("grade")

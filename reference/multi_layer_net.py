@@ -38,7 +38,10 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
 
 
 class MultiLayerNet:
-    """Affine -> activation (one per hidden size) -> Affine -> softmax with cross-entropy, plus weight decay."""
+    """Affine -> activation (one per hidden size) -> Affine -> softmax with cross-entropy, plus weight decay.
+
+    MultiLayerNetExtend adds its batch-norm and dropout layers around each hidden activation through
+    ``_hidden_forward``/``_hidden_backward`` and ``_bind_params``; the rest is this class's."""
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: float | str = "relu", weight_decay_lambda: float = 0,
@@ -63,13 +66,27 @@ class MultiLayerNet:
         """The number of Affine layers."""
         return self.hidden_layer_num + 1
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def _bind_params(self) -> None:
         for i, affine in enumerate(self.affines, 1):
             affine.W, affine.b = self.params[f"W{i}"], self.params[f"b{i}"]
+
+    def _hidden_forward(self, i: int, x: np.ndarray, train_flg: bool) -> np.ndarray:
+        """What follows hidden layer ``i``'s Affine: its activation."""
+        return self.activations[i - 1].forward(x)
+
+    def _hidden_backward(self, i: int, dout: np.ndarray) -> np.ndarray:
+        return self.activations[i - 1].backward(dout)
+
+    def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
+        self._bind_params()
+        for i, affine in enumerate(self.affines, 1):
             x = affine.forward(x)
             if i <= self.hidden_layer_num:
-                x = self.activations[i - 1].forward(x)
+                x = self._hidden_forward(i, x, train_flg)
         return x
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._forward(x, False)
 
     def weight_decay(self) -> float:
         return sum(0.5 * self.weight_decay_lambda * float(np.sum(self.params[f"W{i}"] ** 2))
@@ -77,6 +94,10 @@ class MultiLayerNet:
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         return float(self.last_layer.forward(self.predict(x), t)) + self.weight_decay()
+
+    def _train_loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        """The loss that gradient and numerical_gradient differentiate."""
+        return self.loss(x, t)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         labels = np.asarray(t)
@@ -86,16 +107,16 @@ class MultiLayerNet:
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
         def loss_of_params(_: np.ndarray) -> float:
-            return self.loss(x, t)
+            return self._train_loss(x, t)
 
         return {key: _numerical_gradient(loss_of_params, self.params[key], h) for key in self.params}
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        self.loss(x, t)
+        self._train_loss(x, t)
         dout = self.last_layer.backward(1)
         for i in range(self.depth, 0, -1):
             if i <= self.hidden_layer_num:
-                dout = self.activations[i - 1].backward(dout)
+                dout = self._hidden_backward(i, dout)
             dout = self.affines[i - 1].backward(dout)
         grads: dict[str, np.ndarray] = {}
         for i, affine in enumerate(self.affines, 1):

@@ -1,4 +1,4 @@
-"""The book's training loop (ch. 6-7, ``common/trainer.py``) and the small network the grader trains with it.
+"""The book's training loop (ch. 6-7, ``common/trainer.py``).
 
 ``Trainer(network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100, optimizer='SGD',
 optimizer_param={'lr': 0.01}, evaluate_sample_num_per_epoch=None, verbose=True)``:
@@ -25,7 +25,7 @@ import numpy as np
 
 from reference.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
-__all__ = ["OPTIMIZERS", "SoftmaxNet", "Trainer"]
+__all__ = ["OPTIMIZERS", "Trainer"]
 
 OPTIMIZERS: Mapping[str, Any] = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
                                  "rmsprop": RMSprop, "adam": Adam}
@@ -39,35 +39,6 @@ class Network(Protocol):
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]: ...
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float: ...
-
-
-class SoftmaxNet:
-    """A one-layer softmax classifier with the book's network interface; the twin of the one the grader stages
-    in the worker (graders/sandbox/support/nngrade_support.py) for a student's Trainer to train."""
-
-    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
-        self.params = {"W": np.array(W, dtype=np.float64), "b": np.array(b, dtype=np.float64)}
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64) @ self.params["W"] + self.params["b"]
-
-    def _probabilities(self, x: np.ndarray) -> np.ndarray:
-        scores = self.predict(x)
-        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
-
-    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        p = self._probabilities(x)
-        return float(-np.mean(np.log(p[np.arange(len(p)), np.asarray(t)])))
-
-    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        d = self._probabilities(x)
-        d[np.arange(len(d)), np.asarray(t)] -= 1.0
-        d /= len(d)
-        return {"W": np.asarray(x, dtype=np.float64).T @ d, "b": d.sum(axis=0)}
-
-    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        return float(np.mean(np.argmax(self.predict(x), axis=1) == np.asarray(t)))
 
 
 class Trainer:

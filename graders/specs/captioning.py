@@ -18,6 +18,7 @@ The model runs the student's rnn_layers.py (``builds_on``): a broken layer is na
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,12 +26,14 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
+from graders.specs.kit.cases import first_valid
 from graders.specs.kit.detectors import matches_variant, variant_diagnosis
-from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program
-from graders.specs.kit.rules import array_of_shape, as_numeric, compare_arrays
+from graders.specs.kit.networks import NOT_PRODUCED, InitRule, judge_entries, write_params
+from graders.specs.kit.programs import fetched_loss_and_grads, initial_params, net_program
+from graders.specs.kit.rules import array_of_shape, as_numeric
 from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
-from graders.specs.kit.torch import torch_one_thread
-from graders.specs.program import Const, Expr, Input, Program, Result, call, merged
+from graders.specs.kit.torch import leaf_grads, torch_one_thread
+from graders.specs.program import Const, Expr, Input, Program, Result, merged
 from reference.cs231n import rnn_layers as L
 from reference.cs231n.rnn import CaptioningRNN as ReferenceModel
 
@@ -62,14 +65,15 @@ def captioning_rnn() -> Spec:
         program=captioning_program, expected=captioning_expected, torch_expected=torch_captioning,
         gradients=tuple(GradientCheck(f"grad_{k}", k, train_loss) for k in PARAMS),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=InitRule(names=PARAMS, starts={}),
                   description="__init__: W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab of the right shapes "
                               "(Wx, Wh and b four times as wide for an LSTM)"),
             Check("loss", tol=NORMALISED_GRADIENTS,
                   description="loss(features, captions): temporal softmax loss of the words shifted by one, "
                               "<NULL> targets masked"),
-            Check("grads", outputs=tuple(f"grad_{k}" for k in PARAMS), compare=judge_grads, tol=NORMALISED_GRADIENTS,
-                  points=2.0, description="loss(features, captions)'s gradient of every parameter"),
+            Check("grads", outputs=tuple(f"grad_{k}" for k in PARAMS), tol=NORMALISED_GRADIENTS, points=2.0,
+                  compare=judge_entries("grad_", PARAMS, NOT_PRODUCED),
+                  description="loss(features, captions)'s gradient of every parameter"),
             Check("captions", compare=judge_captions,
                   description="sample(features, max_length): greedy words from <START>, the first sampled word "
                               "first; after <END> the greedy continuation or <NULL>"),
@@ -153,18 +157,10 @@ def captioning_cases(draw: st.DrawFn) -> Case:
 def captioning_notebook() -> list[NamedCase]:
     """The notebook's loss check sizes (N, D, W, H = 10, 20, 30, 40, T = 13 words, a 5-word vocabulary in the
     notebook's order), for each cell type, seed 231; max_length 30 for sampling."""
-    found = []
-    for cell_type in ("rnn", "lstm"):
-        rng = np.random.default_rng(231)
-        for _ in range(64):
-            case = _build(rng, 10, 13, 5, 20, 30, 40, cell_type, 30)
-            if valid_case(case):
-                found.append(NamedCase(f"notebook sizes: {cell_type}, N, D, W, H = 10, 20, 30, 40, T = 13 (seed 231)",
-                                       case))
-                break
-        else:  # pragma: no cover - the seed is fixed
-            raise RuntimeError("no valid notebook CaptioningRNN case")
-    return found
+    return [NamedCase(f"notebook sizes: {cell_type}, N, D, W, H = 10, 20, 30, 40, T = 13 (seed 231)",
+                      first_valid(231, partial(_build, n=10, t=13, v=5, d=20, w=30, h=40, cell_type=cell_type,
+                                               max_length=30), valid_case, "CaptioningRNN", tries=64))
+            for cell_type in ("rnn", "lstm")]
 
 
 # ---------------------------------------------------------------- program and reference
@@ -179,19 +175,14 @@ def captioning_program(case: Case) -> Program:
         ("train", "loss", (Input("features"), Input("captions"))),
         ("sample", "sample", (Input("features"), Input("max_length")))),
         outputs={"captions": Result("sample")})
-    fetched = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
-    fetched += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k)) for k in PARAMS]
-    kept = Program(steps=tuple(fetched), outputs={step.id: Result(step.id) for step in fetched})
-    return merged([init, model, kept])
+    return merged([init, model, fetched_loss_and_grads(PARAMS)])
 
 
 def _reference(case: Case) -> ReferenceModel:
     model = ReferenceModel(case["word_to_idx"], input_dim=case["input_dim"], wordvec_dim=case["wordvec_dim"],
                            hidden_dim=case["hidden_dim"], cell_type=case["cell_type"], dtype=np.float64,
                            rng=np.random.default_rng(0))
-    for k in PARAMS:
-        model.params[k] = np.array(case[k], dtype=np.float64)
-    return model
+    return write_params(model, case, PARAMS)
 
 
 def captioning_expected(case: Case) -> dict[str, Any]:
@@ -209,28 +200,6 @@ def train_loss(case: Case) -> float:
 
 
 # ---------------------------------------------------------------- custom rules
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    for k in PARAMS:
-        key = f"init_{k}"
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ made no self.params[{k!r}]")
-        value = array_of_shape(actual, key, np.shape(expected[key]))
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{k!r}]: " + value.message.removeprefix(key + " "))
-    return Verdict(True)
-
-
-def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    for k in PARAMS:
-        key = f"grad_{k}"
-        if actual.get(key) is None:
-            return Verdict(False, f"grads[{k!r}] was not produced")
-        verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
-        if not verdict.passed:
-            return verdict
-    return Verdict(True)
-
-
 def judge_captions(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
     """Every row equal to the greedy caption up to its first <END>; after it, the greedy rest or <NULL>."""
     want = np.asarray(expected["captions"])
@@ -253,23 +222,8 @@ def judge_captions(case: Case, actual: Outputs, expected: Outputs, check: Check)
 # ---------------------------------------------------------------- bugs
 def _unshifted(case: Case) -> dict[str, Any]:
     """The loss and gradients when the targets are the inputs themselves (captions[:, :-1] for both)."""
-    captions = np.asarray(case["captions"])
-    model = _reference(case)
-    p = model.params
-    inputs = captions[:, :-1]
-    mask = inputs != NULL
-    h0 = case["features"] @ p["W_proj"] + p["b_proj"]
-    words, embed_cache = L.word_embedding_forward(inputs, p["W_embed"])
-    forward, backward = (L.rnn_forward, L.rnn_backward) if case["cell_type"] == "rnn" else (L.lstm_forward,
-                                                                                              L.lstm_backward)
-    h, cell_cache = forward(words, h0, p["Wx"], p["Wh"], p["b"])
-    scores, vocab_cache = L.temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-    loss, dscores = L.temporal_softmax_loss(scores, inputs, mask)
-    dh, dW_vocab, db_vocab = L.temporal_affine_backward(dscores, vocab_cache)
-    dwords, dh0, dWx, dWh, db = backward(dh, cell_cache)
-    grads = {"W_vocab": dW_vocab, "b_vocab": db_vocab, "Wx": dWx, "Wh": dWh, "b": db,
-             "W_embed": L.word_embedding_backward(dwords, embed_cache), "W_proj": case["features"].T @ dh0,
-             "b_proj": dh0.sum(axis=0)}
+    inputs = np.asarray(case["captions"])[:, :-1]
+    loss, grads = _reference(case).loss_on(case["features"], inputs, inputs)
     return {"loss": loss, **{f"grad_{k}": g for k, g in grads.items()}}
 
 
@@ -338,10 +292,7 @@ def torch_captioning(case: Case) -> dict[str, Any]:
     per_word = F.cross_entropy(scores.reshape(n * t, v), targets.reshape(n * t), reduction="none")
     loss = (per_word * (targets.reshape(n * t) != NULL).double()).sum() / n
     loss.backward()
-    result: dict[str, Any] = {"loss": float(loss.item())}
-    for k, tensor in p.items():
-        assert tensor.grad is not None
-        result[f"grad_{k}"] = tensor.grad.numpy()
+    result: dict[str, Any] = {"loss": float(loss.item()), **leaf_grads(p)}
     with torch.no_grad():
         h = features @ p["W_proj"] + p["b_proj"]
         c = torch.zeros_like(h)

@@ -30,19 +30,29 @@ differs from the reference's is wrong for the hand-out's layers too.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
-from graders.specs.kit.detectors import matches_variant, variant_diagnosis
-from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program
-from graders.specs.kit.rules import array_of_shape, compare_arrays
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec
+from graders.specs.kit.cases import first_valid
+from graders.specs.kit.detectors import every_failing, matches_variant, variant_diagnosis
+from graders.specs.kit.networks import (
+    NOT_PRODUCED,
+    InitRule,
+    conv_net_params,
+    judge_entries,
+    scale_argument,
+    write_params,
+)
+from graders.specs.kit.programs import fetched_loss_and_grads, initial_params, net_program
 from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
-from graders.specs.kit.torch import torch_one_thread
-from graders.specs.program import Const, Expr, Input, Program, Result, call, merged
+from graders.specs.kit.torch import leaf_grads, torch_one_thread
+from graders.specs.kit.windows import relu_pool_clear
+from graders.specs.program import Const, Expr, Input, Program, Result, merged
 from reference import cs231n as R
 from reference.cs231n.cnn import ThreeLayerConvNet as ReferenceNet
 
@@ -87,14 +97,14 @@ def three_layer_conv_net() -> Spec:
         torch_expected=torch_cnn,
         gradients=tuple(GradientCheck(f"grad_{k}", k, train_loss) for k in PARAMS),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=JUDGE_INIT,
                   description="__init__: W1 (F, C, fs, fs), b1, W2 (F * H/2 * W/2, hidden), b2, W3 (hidden, "
                               "classes), b3; zero biases, weights with std weight_scale"),
             Check("scores", tol=NORMALISED_GRADIENTS, description="loss(X): the class scores"),
             Check("loss", tol=NORMALISED_GRADIENTS,
                   description="loss(X, y): softmax loss plus 0.5 * reg * sum(W**2) over W1, W2, W3"),
-            Check("grads", outputs=tuple(f"grad_{k}" for k in PARAMS), compare=judge_grads,
-                  tol=NORMALISED_GRADIENTS, points=2.0,
+            Check("grads", outputs=tuple(f"grad_{k}" for k in PARAMS),
+                  compare=judge_entries("grad_", PARAMS, NOT_PRODUCED), tol=NORMALISED_GRADIENTS, points=2.0,
                   description="loss(X, y)'s gradient of every parameter, the regulariser's included"),
         ),
         diagnoses=DIAGNOSES,
@@ -117,25 +127,15 @@ def _build(rng: np.random.Generator, n: int, input_dim: Sequence[int], f: int, f
     return {
         "input_dim": list(input_dim), "num_filters": f, "filter_size": fs, "hidden_dim": hidden,
         "num_classes": classes, **options,
-        "W1": rng.standard_normal((f, c, fs, fs)) / np.sqrt(c * fs * fs), "b1": 0.1 * rng.standard_normal(f),
-        "W2": rng.standard_normal((pooled, hidden)) / np.sqrt(pooled), "b2": 0.1 * rng.standard_normal(hidden),
-        "W3": rng.standard_normal((hidden, classes)) / np.sqrt(hidden), "b3": 0.1 * rng.standard_normal(classes),
+        **conv_net_params(rng, filters=f, channels=c, filter_size=fs, pooled=pooled, hidden=hidden, classes=classes),
         "X": rng.standard_normal((n, c, h, w)), "y": rng.integers(0, classes, size=n),
     }
-
-
-def _pool_windows_clear(s: np.ndarray) -> bool:
-    """Every 2x2 window of the ReLU output with a positive maximum has it KINK_MARGIN above the runner-up (all
-    zero windows are harmless: every candidate's ReLU input is negative, so its gradient is 0 whichever wins)."""
-    n, c, h, w = s.shape
-    windows = np.sort(s.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4), axis=1)
-    return bool(np.all((windows[:, -1] <= 0) | (windows[:, -1] - windows[:, -2] >= KINK_MARGIN)))
 
 
 def valid_case(case: Case) -> bool:
     """The conv output and the hidden pre-activations at least KINK_MARGIN from 0; pool maxima unique."""
     conv = R.conv_forward_fast(case["X"], case["W1"], case["b1"], conv_param(case))[0]
-    if float(np.min(np.abs(conv))) < KINK_MARGIN or not _pool_windows_clear(np.maximum(conv, 0.0)):
+    if float(np.min(np.abs(conv))) < KINK_MARGIN or not relu_pool_clear(np.maximum(conv, 0.0), KINK_MARGIN):
         return False
     pooled = R.max_pool_forward_fast(np.maximum(conv, 0.0), dict(POOL))[0]
     hidden = pooled.reshape(pooled.shape[0], -1) @ case["W2"] + case["b2"]
@@ -159,15 +159,10 @@ def cnn_notebook() -> list[NamedCase]:
     (seed 231); and the same with reg 0.5, the notebook's regularised sanity check."""
     found = []
     for reg in (0.0, 0.5):
-        rng = np.random.default_rng(231)
-        for _ in range(256):
-            case = _build(rng, 2, (3, 16, 16), 3, 3, 7, 10, reg=reg, weight_scale=1e-3)
-            if valid_case(case):
-                found.append(NamedCase(f"notebook: 2 images (3, 16, 16), 3 filters 3x3, 7 hidden units, 10 "
-                                       f"classes, reg {reg} (seed 231)", case))
-                break
-        else:  # pragma: no cover - the seed is fixed
-            raise RuntimeError("no valid notebook ThreeLayerConvNet case")
+        build = partial(_build, n=2, input_dim=(3, 16, 16), f=3, fs=3, hidden=7, classes=10, reg=reg,
+                        weight_scale=1e-3)
+        found.append(NamedCase(f"notebook: 2 images (3, 16, 16), 3 filters 3x3, 7 hidden units, 10 classes, reg "
+                               f"{reg} (seed 231)", first_valid(231, build, valid_case, CLASS)))
     return found
 
 
@@ -183,10 +178,7 @@ def cnn_program(case: Case) -> Program:
     net = net_program(MODULE, CLASS, ctor=ctor, params=PARAMS, calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
         outputs={"scores": Result("scores")}, replace_misfits=True)
-    fetched = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
-    fetched += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k)) for k in PARAMS]
-    kept = Program(steps=tuple(fetched), outputs={step.id: Result(step.id) for step in fetched})
-    return merged([init, net, kept])
+    return merged([init, net, fetched_loss_and_grads(PARAMS)])
 
 
 def _reference(case: Case) -> ReferenceNet:
@@ -194,9 +186,7 @@ def _reference(case: Case) -> ReferenceNet:
                        hidden_dim=case["hidden_dim"], num_classes=case["num_classes"],
                        weight_scale=case["weight_scale"], reg=case["reg"], dtype=np.float64,
                        rng=np.random.default_rng(0))
-    for k in PARAMS:
-        net.params[k] = np.array(case[k], dtype=np.float64)
-    return net
+    return write_params(net, case, PARAMS)
 
 
 def cnn_expected(case: Case) -> dict[str, Any]:
@@ -218,37 +208,9 @@ def train_loss(case: Case) -> float:
 
 
 # ---------------------------------------------------------------- rules
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Names and shapes as the reference's, zero biases, and each weight's standard deviation within
-    INIT_SCALE_RTOL of weight_scale."""
-    scale = float(case["weight_scale"])
-    for k in PARAMS:
-        key, want = f"init_{k}", np.asarray(expected[f"init_{k}"])
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ made no self.params[{k!r}]")
-        value = array_of_shape(actual, key, want.shape)
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{k!r}]: " + value.message.removeprefix(key + " "))
-        if k.startswith("b") and np.any(value != 0):
-            return Verdict(False, f"__init__: self.params[{k!r}] should start as all zeros")
-        if k.startswith("W"):
-            std = float(np.std(value))
-            if abs(std - scale) > INIT_SCALE_RTOL * scale:
-                return Verdict(False, f"__init__: self.params[{k!r}] has standard deviation {std:.4g}, expected "
-                                      f"weight_scale = {scale:g} (weight_scale * np.random.randn(...))")
-    return Verdict(True)
-
-
-def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Every parameter's gradient allclose within the check's tolerance."""
-    for k in PARAMS:
-        key = f"grad_{k}"
-        if actual.get(key) is None:
-            return Verdict(False, f"grads[{k!r}] was not produced")
-        verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
-        if not verdict.passed:
-            return verdict
-    return Verdict(True)
+#: Names and shapes as the reference's, zero biases, and each weight's standard deviation within INIT_SCALE_RTOL
+#: of weight_scale.
+JUDGE_INIT = InitRule(names=PARAMS, spread=scale_argument("weight_scale", rtol=INIT_SCALE_RTOL), say_all=True)
 
 
 # ---------------------------------------------------------------- bug models
@@ -310,13 +272,7 @@ def _reg_skips_one_weight(runs: Sequence[CaseRun]) -> bool:
 def _init_pattern(holds: Callable[[Case, Outputs], bool]) -> Callable[[Sequence[CaseRun]], bool]:
     """Some run failing ``init`` shows the pattern, and every run failing it does (a run whose later calls
     raised counts too: the init net's parameters were fetched before them)."""
-
-    def applies(runs: Sequence[CaseRun]) -> bool:
-        failing = [run for run in runs if run.unjudged is None and "init" in run.verdicts
-                   and not run.verdicts["init"].passed and run.actual.get("init_W1") is not None]
-        return bool(failing) and all(holds(run.case, run.actual) for run in failing)
-
-    return applies
+    return every_failing("init", lambda run: holds(run.case, run.actual), made="init_W1")
 
 
 def _w2_rows_unpooled(case: Case, actual: Outputs) -> bool:
@@ -394,8 +350,4 @@ def torch_cnn(case: Case) -> dict[str, Any]:
     loss = F.cross_entropy(scores, torch.tensor(case["y"])) + 0.5 * case["reg"] * sum(
         (p[k] * p[k]).sum() for k in WEIGHTS)
     loss.backward()
-    result: dict[str, Any] = {"scores": scores.detach().numpy(), "loss": float(loss.item())}
-    for k, tensor in p.items():
-        assert tensor.grad is not None
-        result[f"grad_{k}"] = tensor.grad.numpy()
-    return result
+    return {"scores": scores.detach().numpy(), "loss": float(loss.item()), **leaf_grads(p)}

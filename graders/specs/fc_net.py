@@ -33,6 +33,7 @@ them, so a report says to fix a broken layer first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -40,11 +41,26 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
+from graders.specs.kit.cases import first_valid
 from graders.specs.kit.detectors import variant_diagnosis
-from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program, own_loss_gradient
-from graders.specs.kit.rules import array_of_shape, compare_arrays
+from graders.specs.kit.networks import (
+    NOT_PRODUCED,
+    InitRule,
+    compare_entries,
+    dense_params,
+    scale_argument,
+    write_params,
+)
+from graders.specs.kit.programs import (
+    SUPPORT_MODULE,
+    fetched_loss_and_grads,
+    initial_params,
+    net_program,
+    own_loss_gradient,
+)
+from graders.specs.kit.rules import compare_arrays
 from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
-from graders.specs.kit.torch import torch_one_thread
+from graders.specs.kit.torch import leaf_grads, torch_one_thread
 from graders.specs.program import Const, Expr, Func, Input, Program, Result, call, merged
 from reference import cs231n as R
 from reference.cs231n.fc_net import FullyConnectedNet as ReferenceNet
@@ -95,7 +111,7 @@ def fully_connected_net() -> Spec:
         torch_expected=torch_fc_net,
         gradients=tuple(GradientCheck(f"grad_{k}", k, train_loss) for k in ("W1", "b1", "W2", "b2")),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in param_names(MAX_LAYERS, True)), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in param_names(MAX_LAYERS, True)), compare=JUDGE_INIT,
                   description="__init__: W1..WL, b1..bL (and gamma, beta with a normalization) of the right "
                               "shapes; zero biases, gamma ones, beta zeros, weights with std weight_scale"),
             Check("scores", tol=NORMALISED_GRADIENTS, compare=judge_scores,
@@ -152,12 +168,7 @@ def reference_masks(case: Case) -> list[np.ndarray]:
 def _build(rng: np.random.Generator, n: int, d: int, hidden: list[int], c: int, **options: Any) -> Case:
     dims = [d, *hidden, c]
     case: Case = {"hidden_dims": hidden, "input_dim": d, "num_classes": c, **options}
-    for i in range(1, len(dims)):
-        case[f"W{i}"] = rng.standard_normal((dims[i - 1], dims[i])) / np.sqrt(dims[i - 1])
-        case[f"b{i}"] = 0.1 * rng.standard_normal(dims[i])
-        if options["normalization"] is not None and i < len(dims) - 1:
-            case[f"gamma{i}"] = 1.0 + 0.1 * rng.standard_normal(dims[i])
-            case[f"beta{i}"] = 0.1 * rng.standard_normal(dims[i])
+    case.update(dense_params(rng, dims, gamma_spread=None if options["normalization"] is None else 0.1))
     case["X"] = rng.standard_normal((n, d))
     case["y"] = rng.integers(0, c, size=n)
     return case
@@ -219,17 +230,11 @@ def fc_net_notebook() -> list[NamedCase]:
     settings += [(None, 0.0, keep) for keep in (0.25, 0.5)]
     found = []
     for normalization, reg, keep in settings:
-        rng = np.random.default_rng(231)
-        for _ in range(256):
-            case = _build(rng, 2, 15, [20, 30], 10, normalization=normalization, reg=reg, weight_scale=5e-2,
-                          dropout_keep_ratio=keep, seed=123)
-            if valid_case(case):
-                label = (f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization {normalization}"
-                         + (f", dropout keep ratio {keep}, seed 123" if keep != 1 else "") + " (seed 231)")
-                found.append(NamedCase(label, case))
-                break
-        else:  # pragma: no cover - the seed is fixed
-            raise RuntimeError("no valid notebook FullyConnectedNet case")
+        build = partial(_build, n=2, d=15, hidden=[20, 30], c=10, normalization=normalization, reg=reg,
+                        weight_scale=5e-2, dropout_keep_ratio=keep, seed=123)
+        label = (f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization {normalization}"
+                 + (f", dropout keep ratio {keep}, seed 123" if keep != 1 else "") + " (seed 231)")
+        found.append(NamedCase(label, first_valid(231, build, valid_case, "FullyConnectedNet")))
     return found
 
 
@@ -252,15 +257,12 @@ def fc_net_program(case: Case) -> Program:
     net = net_program(MODULE, "FullyConnectedNet", ctor=_ctor(case), params=case_params(case), calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
         outputs={"scores": Result("scores")}, replace_misfits=True)
-    # what loss(X, y) returned, fetched so that a missing entry (or None) is judged, not a grader error
-    fetched = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
-    fetched += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k))
-                for k in case_params(case)]
-    if uses_dropout(case):  # the multipliers the student's dropout_forward applies with the net's dropout_param
-        fetched += [call(f"dropout_mask{i}", SUPPORT_MODULE, "dropout_probe", Func("layers", "dropout_forward"),
-                         Result("net"), Const(list(shape))) for i, shape in enumerate(mask_shapes(case), start=1)]
-    kept = Program(steps=tuple(fetched), outputs={step.id: Result(step.id) for step in fetched})
-    return merged([init, net, kept])
+    # the multipliers the student's dropout_forward applies with the net's dropout_param
+    probes = [call(f"dropout_mask{i}", SUPPORT_MODULE, "dropout_probe", Func("layers", "dropout_forward"),
+                   Result("net"), Const(list(shape)))
+              for i, shape in enumerate(mask_shapes(case), start=1)] if uses_dropout(case) else []
+    kept = Program(steps=tuple(probes), outputs={step.id: Result(step.id) for step in probes})
+    return merged([init, net, fetched_loss_and_grads(case_params(case)), kept])
 
 
 def _reference(case: Case, *, dropout: bool = True) -> ReferenceNet:
@@ -269,9 +271,7 @@ def _reference(case: Case, *, dropout: bool = True) -> ReferenceNet:
                        normalization=case["normalization"], reg=case["reg"], weight_scale=case["weight_scale"],
                        dropout_keep_ratio=keep, seed=case.get("seed"), dtype=np.float64,
                        rng=np.random.default_rng(0))
-    for k in case_params(case):
-        net.params[k] = np.array(case[k], dtype=np.float64)
-    return net
+    return write_params(net, case, case_params(case))
 
 
 def fc_net_expected(case: Case) -> dict[str, Any]:
@@ -355,28 +355,10 @@ def judge_scores(case: Case, actual: Outputs, expected: Outputs, check: Check) -
     return other if other.passed else verdict
 
 
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Names and shapes as the reference's, zero biases, gamma ones, beta zeros, and the weights' pooled
-    standard deviation within INIT_SCALE_RTOL of weight_scale."""
-    weights = []
-    for key in sorted(k for k in expected if k.startswith("init_")):
-        name = key[len("init_"):]
-        want = np.asarray(expected[key])
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ made no self.params[{name!r}]")
-        value = array_of_shape(actual, key, want.shape)
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{name!r}]: " + value.message.removeprefix(key + " "))
-        if name.startswith("W"):
-            weights.append(value.ravel())
-        elif not np.array_equal(value, want):
-            return Verdict(False, f"__init__: self.params[{name!r}] should start as all {want.flat[0]:g}")
-    std = float(np.std(np.concatenate(weights)))
-    scale = float(case["weight_scale"])
-    if abs(std - scale) > INIT_SCALE_RTOL * scale:
-        return Verdict(False, f"__init__: the weights' standard deviation is {std:.4g}, expected weight_scale = "
-                              f"{scale:g} (weight_scale * np.random.randn(...))")
-    return Verdict(True)
+#: Names and shapes as the reference's, zero biases, gamma ones, beta zeros, and the weights' pooled standard
+#: deviation within INIT_SCALE_RTOL of weight_scale.
+JUDGE_INIT = InitRule(starts={"b": 0.0, "gamma": 1.0, "beta": 0.0}, say_all=True,
+                      spread=scale_argument("weight_scale", rtol=INIT_SCALE_RTOL, pooled=True))
 
 
 def judge_loss(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
@@ -393,13 +375,7 @@ def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) ->
     expected = reference_given(case, actual, expected)
     if "dropout_problem" in expected:
         return Verdict(False, str(expected["dropout_problem"]))
-    for key in (k for k in expected if k.startswith("grad_")):
-        if key not in actual or actual[key] is None:
-            return Verdict(False, f"grads[{key[len('grad_'):]!r}] was not produced")
-        verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
-        if not verdict.passed:
-            return verdict
-    return Verdict(True)
+    return compare_entries(actual, expected, check, "grad_", missing=NOT_PRODUCED)
 
 
 # ---------------------------------------------------------------- bugs
@@ -490,8 +466,4 @@ def torch_fc_net(case: Case) -> dict[str, Any]:
     loss = F.cross_entropy(forward(train=True), torch.tensor(case["y"])) + 0.5 * case["reg"] * sum(
         (w * w).sum() for w in weights)
     loss.backward()
-    result: dict[str, Any] = {"scores": scores, "loss": float(loss.item())}
-    for k, tensor in params.items():
-        assert tensor.grad is not None
-        result[f"grad_{k}"] = tensor.grad.numpy()
-    return result
+    return {"scores": scores, "loss": float(loss.item()), **leaf_grads(params)}

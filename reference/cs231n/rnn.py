@@ -53,8 +53,13 @@ class CaptioningRNN:
 
     def loss(self, features: np.ndarray, captions: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, grads) for a minibatch of features (N, D) and integer captions (N, T + 1)."""
+        return self.loss_on(features, captions[:, :-1], captions[:, 1:])
+
+    def loss_on(self, features: np.ndarray, inputs: np.ndarray, targets: np.ndarray
+                ) -> tuple[float, dict[str, np.ndarray]]:
+        """(loss, grads) with the words ``inputs`` (N, T) fed in and ``targets`` (N, T) predicted, ``<NULL>``
+        targets masked: :meth:`loss` on a caption's two shifted copies (a grader's bug model gives others)."""
         p = self.params
-        inputs, targets = captions[:, :-1], captions[:, 1:]
         mask = targets != self._null
         h0 = features @ p["W_proj"] + p["b_proj"]
         words, embed_cache = L.word_embedding_forward(inputs, p["W_embed"])

@@ -86,11 +86,14 @@ def moodle_export(root: Path) -> Path:
     })
 
 
-def nngrade_batch(class_dir: Path, out: Path, tmp_path: Path, *args: str,
-                  log: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``nngrade batch`` on the small dense assignment, relu_forward only; ``log`` lists what it graded."""
+def nngrade_batch(class_dir: Path, out: Path, tmp_path: Path, *args: str, log: Path | None = None,
+                  roster: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``nngrade batch`` on the small dense assignment, relu_forward only; ``log`` lists what it graded;
+    ``roster``: the text of a roster.csv written beside it and passed as ``--roster``."""
     toml = tmp_path / "dense-mini.toml"
     toml.write_text(DENSE_TOML)
+    if roster is not None:
+        args = (*args, "--roster", str(write_tree(tmp_path, {"roster.csv": roster}) / "roster.csv"))
     env = {**os.environ, BATCH_LOG_VARIABLE: str(log)} if log is not None else None
     return subprocess.run(
         [sys.executable, "-m", "graders", "batch", str(class_dir), "--out", str(out), "--assignment", str(toml),
@@ -109,9 +112,8 @@ def people(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
 # ------------------------------------------------------------------ end to end
 def test_a_gradescope_export_fills_identity_and_a_group_gets_a_row_per_student(tmp_path: Path) -> None:
     export, out = gradescope_export(tmp_path / "export"), tmp_path / "out"
-    roster = write_tree(tmp_path, {"roster.csv": "id,name,email\n1001,Student One,\n1002,Student Two,\n"
-                                                 "1003,Student Three,\n1005,Student Five,five@example.edu\n"})
-    result = nngrade_batch(export, out, tmp_path, "--roster", str(roster / "roster.csv"))
+    result = nngrade_batch(export, out, tmp_path, roster="id,name,email\n1001,Student One,\n1002,Student Two,\n"
+                                                          "1003,Student Three,\n1005,Student Five,five@example.edu\n")
     assert result.returncode == 0, result.stderr
     assert people(gradebook(out)) == [
         ("submission_101", "1001", "Student One", "one@example.edu", "1", "graded"),
@@ -130,8 +132,7 @@ def test_a_gradescope_export_fills_identity_and_a_group_gets_a_row_per_student(t
 
 def test_a_canvas_download_is_one_entry_per_student_and_the_last_upload_wins(tmp_path: Path) -> None:
     export, out = canvas_export(tmp_path / "export"), tmp_path / "out"
-    roster = write_tree(tmp_path, {"roster.csv": "ID;Name\n1001;Student One\n1002;Student Two\n"})
-    result = nngrade_batch(export, out, tmp_path, "--roster", str(roster / "roster.csv"))
+    result = nngrade_batch(export, out, tmp_path, roster="ID;Name\n1001;Student One\n1002;Student Two\n")
     assert result.returncode == 0, result.stderr
     # onestudent's layers-1.py (correct) replaced layers.py (wrong): full marks prove which one was graded
     assert people(gradebook(out)) == [
@@ -152,8 +153,7 @@ def test_a_canvas_download_is_one_entry_per_student_and_the_last_upload_wins(tmp
 
 def test_a_moodle_download_names_students_and_warns_about_entries_not_on_the_roster(tmp_path: Path) -> None:
     export, out = moodle_export(tmp_path / "export"), tmp_path / "out"
-    roster = write_tree(tmp_path, {"roster.csv": "id,name\n12345,Student One\n"})
-    result = nngrade_batch(export, out, tmp_path, "--roster", str(roster / "roster.csv"))
+    result = nngrade_batch(export, out, tmp_path, roster="id,name\n12345,Student One\n")
     assert result.returncode == 0, result.stderr
     assert people(gradebook(out)) == [
         ("Student_One_12345", "12345", "Student One", "", "1", "graded"),
@@ -164,8 +164,7 @@ def test_a_moodle_download_names_students_and_warns_about_entries_not_on_the_ros
 
 def test_a_bad_roster_is_refused_before_grading(tmp_path: Path) -> None:
     export, out = moodle_export(tmp_path / "export"), tmp_path / "out"
-    write_tree(tmp_path, {"roster.csv": "name,email\nStudent One,one@example.edu\n"})
-    result = nngrade_batch(export, out, tmp_path, "--roster", str(tmp_path / "roster.csv"))
+    result = nngrade_batch(export, out, tmp_path, roster="name,email\nStudent One,one@example.edu\n")
     assert result.returncode == 2 and "no id column" in result.stderr
     assert not (out / "gradebook.csv").exists()
 

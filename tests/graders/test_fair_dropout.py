@@ -41,8 +41,15 @@ from graders.specs.kit import maskstats as M
 from reference import layers as RL
 from reference.cs231n import layer_utils, layers
 from tests.graders.drawn import main_cases
-
-Mask = Callable[[tuple[int, ...], float, "int | None"], np.ndarray]
+from tests.graders.dropout_masks import (
+    Mask,
+    binomial_mask,
+    choice_mask,
+    forward_with,
+    generator_binomial_mask,
+    generator_mask,
+    rand_mask,
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -193,49 +200,7 @@ def test_a_correct_book_mask_passes_every_rule_on_the_small_property_cases() -> 
     assert not verdict.passed and "no unit was kept" in verdict.message
 
 
-# ---------------------------------------------------------------- cs231n: ways to draw a mask
-def forward_with(mask: Mask, two_d: bool = False) -> Callable[..., tuple[np.ndarray, Any]]:
-    """A dropout_forward in the starter code's shape whose keep-mask (0/1) comes from ``mask``."""
-
-    def dropout_forward(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.ndarray, Any]:
-        p, mode = dropout_param["p"], dropout_param["mode"]
-        if "seed" in dropout_param:
-            np.random.seed(dropout_param["seed"])
-        if mode == "test":
-            return x, (dropout_param, None)
-        shape = x.shape
-        if two_d:
-            n, d = x.shape
-            shape = (n, d)
-        scaled = mask(shape, p, dropout_param.get("seed")) / p
-        return (x * scaled).astype(x.dtype, copy=False), (dropout_param, scaled)
-
-    return dropout_forward
-
-
-def rand_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return (np.random.rand(*shape) < p).astype(float)
-
-
-def binomial_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return np.random.binomial(1, p, size=shape).astype(float)
-
-
-def generator_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return (np.random.default_rng(seed).random(shape) < p).astype(float)
-
-
-def generator_binomial_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return np.random.default_rng(seed).binomial(1, p, size=shape).astype(float)
-
-
-def choice_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    size = int(np.prod(shape))
-    mask = np.zeros(size)
-    mask[np.random.choice(size, int(round(p * size)), replace=False)] = 1.0
-    return mask.reshape(shape)
-
-
+# ---------------------------------------------------------------- cs231n: wrong ways to draw a mask
 def permutation_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
     size = int(np.prod(shape))
     return (np.random.permutation(size) < p * size).reshape(shape).astype(float)

@@ -31,44 +31,8 @@ from reference.cs231n import cnn as reference_cnn
 from reference.cs231n import fc_net as reference_fc_net
 from reference.cs231n import layers
 from tests.graders.drawn import main_cases
+from tests.graders.dropout_masks import Mask, binomial_mask, choice_mask, forward_with, generator_mask, rand_mask
 from tests.graders.reference_modules import CS231N
-
-Mask = Callable[[tuple[int, ...], float, "int | None"], np.ndarray]
-
-
-def dropout_with(mask: Mask) -> Callable[..., tuple[np.ndarray, Any]]:
-    """A dropout_forward in the starter code's shape (reseeding the global generator) drawing its 0/1 mask with
-    ``mask``."""
-
-    def dropout_forward(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.ndarray, Any]:
-        p = dropout_param["p"]
-        if "seed" in dropout_param:
-            np.random.seed(dropout_param["seed"])
-        if dropout_param["mode"] == "test":
-            return x, (dropout_param, None)
-        scaled = mask(x.shape, p, dropout_param.get("seed")) / p
-        return x * scaled, (dropout_param, scaled)
-
-    return dropout_forward
-
-
-def rand_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return (np.random.rand(*shape) < p).astype(float)
-
-
-def binomial_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return np.random.binomial(1, p, size=shape).astype(float)
-
-
-def generator_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    return (np.random.default_rng(seed).random(shape) < p).astype(float)
-
-
-def choice_mask(shape: tuple[int, ...], p: float, seed: int | None) -> np.ndarray:
-    size = int(np.prod(shape))
-    kept = np.zeros(size)
-    kept[np.random.choice(size, int(round(p * size)), replace=False)] = 1.0
-    return kept.reshape(shape)
 
 
 def student(dropout_forward: Callable[..., Any] | None = None, **net_functions: Callable[..., Any]
@@ -99,7 +63,7 @@ def failing(runs: Sequence[CaseRun]) -> dict[str, str]:
 @pytest.mark.parametrize("mask", [rand_mask, binomial_mask, generator_mask, choice_mask], ids=lambda m: m.__name__)
 def test_a_network_on_any_correct_dropout_gets_full_marks(mask: Mask) -> None:
     spec = registry.get("FullyConnectedNet")
-    modules = student(dropout_with(mask))
+    modules = student(forward_with(mask))
     runs = [run_case(spec, case, modules) for case in dropout_cases(spec)]
     assert not failing(runs)
     assert all(not r.judged_by for r in runs), "judged against the reference on the student's masks, not by FD"
@@ -107,7 +71,7 @@ def test_a_network_on_any_correct_dropout_gets_full_marks(mask: Mask) -> None:
 
 def test_a_network_that_leaves_dropout_out_loses_the_loss_named() -> None:
     spec = registry.get("FullyConnectedNet")
-    modules = student(dropout_with(rand_mask))
+    modules = student(forward_with(rand_mask))
     modules["fc_net"].dropout_forward = lambda x, param: (x, (param, None))
     runs = [run_case(spec, case, modules) for case in dropout_cases(spec)]
     assert {"loss", "grads"} <= set(failing(runs)) and "scores" not in failing(runs)

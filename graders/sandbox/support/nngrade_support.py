@@ -106,8 +106,9 @@ class SoftmaxNet:
     """A one-layer softmax classifier with the book's network interface (``params`` W and b, ``loss``,
     ``gradient``, ``accuracy``, ``predict``; ``t`` as labels), handed to a student's ``Trainer`` so that the
     trainer is judged on its own loop, whatever the student's networks do. Every method reads ``self.params`` at
-    call time, so an optimizer that updates the arrays in place and one that replaces them both train it.
-    reference/trainer.py's ``SoftmaxNet`` is the grader's twin (tests/reference/test_dlfs_trainer.py)."""
+    call time, so an optimizer that updates the arrays in place and one that replaces them both train it. The
+    grading process trains this same class with reference/trainer.py's Trainer for the expected values (through
+    graders/specs/kit/resources.py)."""
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         self.params = {"W": np.array(W, dtype=np.float64), "b": np.array(b, dtype=np.float64)}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from graders.specs.base import Case, CaseRun, Diagnosis
-from graders.specs.kit.detectors import WINDOW_ATOL, close, explained_by, only_when
+from graders.specs.kit.detectors import WINDOW_ATOL, close, explained_by, off_by_batch_size, only_when
 from graders.specs.kit.tolerances import CONV_SUMS
 from graders.specs.kit.windows import conv_dout_shape, conv_settings, out_size, reference_outputs, with_param
 
@@ -90,7 +90,7 @@ def conv_diagnoses(*, backward: bool) -> tuple[Diagnosis, ...]:
         found.append(Diagnosis(
             "dw_db_factor_n",
             "dw or db is off by a factor of N: sum over the batch, do not average (or average twice).",
-            factor_n,
+            off_by_batch_size,
             reads=outputs,
             bug=averaged_over_the_batch,
         ))
@@ -172,24 +172,6 @@ def stride_ignored(runs: Sequence[CaseRun]) -> bool:
         explained_by(reference_outputs, with_param("conv_param", "stride", s, conv_dout_shape), crop=True)(runs)
         for s in IGNORED_STRIDES
     )
-
-
-def factor_n(runs: Sequence[CaseRun]) -> bool:
-    """dw or db (whichever fails) is N or 1/N times the right one, on every failing run (all with N > 1)."""
-    bad = [r for r in runs if r.failed]
-    if not bad:
-        return False
-    for run in bad:
-        n = run.case["x"].shape[0]
-        names = [g for g in ("dw", "db") if run.failed_on(g)]
-        if n == 1 or run.error is not None or not names or run.failed_on("dx"):
-            return False
-        for name in names:
-            want = np.asarray(run.expected[name])
-            got = run.actual.get(name)
-            if not (close(got, want * n, atol=WINDOW_ATOL) or close(got, want / n, atol=WINDOW_ATOL)):
-                return False
-    return True
 
 
 # ---------------------------------------------------------------- bug models

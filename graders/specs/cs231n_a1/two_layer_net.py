@@ -27,13 +27,15 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec
 from graders.specs.cs231n_a1.common import NET_MODULE, NEURAL_NET_MODULE, l2_factor, l2_sentence
+from graders.specs.kit.cases import first_valid
 from graders.specs.kit.detectors import variant_diagnosis
-from graders.specs.kit.programs import SUPPORT_MODULE, initial_params, net_program
-from graders.specs.kit.rules import array_of_shape, as_numeric
+from graders.specs.kit.networks import InitRule, Spread, dense_params, write_params
+from graders.specs.kit.programs import SUPPORT_MODULE, fetched_loss_and_grads, initial_params, net_program
+from graders.specs.kit.rules import as_numeric
 from graders.specs.kit.tolerances import EXACT, NORMALISED_GRADIENTS
-from graders.specs.kit.torch import torch_one_thread
+from graders.specs.kit.torch import leaf_grads, torch_one_thread
 from graders.specs.program import Const, Expr, Input, Program, Result, call, merged
 from reference.cs231n.neural_net import TwoLayerNet as NeuralNet
 from reference.cs231n.two_layer_net import TwoLayerNet as FcNet
@@ -103,7 +105,7 @@ def _spec(*, name: str, module: str, factor: float, scale_name: str, default_sca
         torch_expected=_torch(factor),
         gradients=tuple(GradientCheck(f"grad_{k}", k, _train_loss(make)) for k in PARAMS),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=JUDGE_INIT,
                   description=f"__init__: W1, b1, W2, b2 of the right shapes; zero biases, weights with standard "
                               f"deviation {scale_name}"),
             Check("scores", tol=NORMALISED_GRADIENTS, description="loss(X): the class scores, (N, C)"),
@@ -126,9 +128,8 @@ def _penalty(factor: float) -> str:
 # ---------------------------------------------------------------- cases
 def _build(rng: np.random.Generator, n: int, d: int, h: int, c: int, reg: float, scale: float) -> Case:
     return {"input_dim": d, "hidden_dim": h, "num_classes": c, "scale": scale, "reg": reg,
-            "W1": rng.standard_normal((d, h)) / np.sqrt(d), "b1": 0.1 * rng.standard_normal(h),
-            "W2": rng.standard_normal((h, c)) / np.sqrt(h), "b2": 0.1 * rng.standard_normal(c),
-            "X": rng.standard_normal((n, d)), "y": rng.integers(0, c, size=n).astype(np.int64)}
+            **dense_params(rng, (d, h, c)), "X": rng.standard_normal((n, d)),
+            "y": rng.integers(0, c, size=n).astype(np.int64)}
 
 
 def valid_case(case: Case) -> bool:
@@ -150,12 +151,7 @@ def _cases(scales: tuple[float, ...]) -> Callable[[], st.SearchStrategy[Case]]:
 
 
 def _first_valid(seed: int, build: Callable[[np.random.Generator], Case]) -> Case:
-    rng = np.random.default_rng(seed)
-    for _ in range(256):
-        case = build(rng)
-        if valid_case(case):
-            return case
-    raise RuntimeError("no valid two-layer net case")  # pragma: no cover - the seed is fixed
+    return first_valid(seed, build, valid_case, "two-layer net")
 
 
 def _fc_notebook() -> list[NamedCase]:
@@ -210,13 +206,6 @@ def _seeded(*programs: Program) -> Program:
     return merged([seed, *programs])
 
 
-def _fetched() -> Program:
-    """What loss(X, y) returned, fetched so that a missing entry (or None) is judged, not a grader error."""
-    steps = [call("loss", SUPPORT_MODULE, "snapshot", Result("train"), Const(0))]
-    steps += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result("train"), Const(1), Const(k)) for k in PARAMS]
-    return Program(steps=tuple(steps), outputs={step.id: Result(step.id) for step in steps})
-
-
 def _fc_program(case: Case) -> Program:
     d, h, c = INIT_DIMS
     init = initial_params(NET_MODULE, "TwoLayerNet", keys=PARAMS, ctor={
@@ -226,7 +215,7 @@ def _fc_program(case: Case) -> Program:
     net = net_program(NET_MODULE, "TwoLayerNet", ctor=ctor, params=PARAMS, calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
         outputs={"scores": Result("scores")})
-    return _seeded(init, net, _fetched())
+    return _seeded(init, net, fetched_loss_and_grads(PARAMS))
 
 
 def _neural_program(case: Case) -> Program:
@@ -238,7 +227,7 @@ def _neural_program(case: Case) -> Program:
     net = net_program(NEURAL_NET_MODULE, "TwoLayerNet", ctor=ctor, params=PARAMS, calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y"), Input("reg"))),
         ("predict", "predict", (Input("X"),))), outputs={"scores": Result("scores"), "y_pred": Result("predict")})
-    return _seeded(init, net, _fetched())
+    return _seeded(init, net, fetched_loss_and_grads(PARAMS))
 
 
 # ---------------------------------------------------------------- reference
@@ -256,9 +245,7 @@ def _neural_make(factor: float) -> Maker:
 
 def _loaded(make: Maker, case: Case) -> Any:
     """The reference net of the case's sizes with the case's parameters (and, for fc_net's, its reg)."""
-    net = make(case["input_dim"], case["hidden_dim"], case["num_classes"], case["scale"])
-    for k in PARAMS:
-        net.params[k] = np.array(case[k], dtype=np.float64)
+    net = write_params(make(case["input_dim"], case["hidden_dim"], case["num_classes"], case["scale"]), case, PARAMS)
     if isinstance(net, FcNet):
         net.reg = case["reg"]
     return net
@@ -302,24 +289,11 @@ def _init_std(actual: Outputs) -> float | None:
     return float(np.std(np.concatenate([first.ravel(), second.ravel()])))
 
 
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Names and shapes as the reference's, zero biases, and the weights' pooled standard deviation within
-    INIT_SCALE_RTOL of the scale argument."""
-    for k in PARAMS:
-        key = f"init_{k}"
-        want = np.asarray(expected[key])
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ made no self.params[{k!r}]")
-        value = array_of_shape(actual, key, want.shape)
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{k!r}]: " + value.message.removeprefix(key + " "))
-        if k.startswith("b") and np.any(value != 0):
-            return Verdict(False, f"__init__: self.params[{k!r}] should start as all zeros")
-    std, scale = _init_std(actual), float(case["scale"])
-    if std is None or abs(std - scale) > INIT_SCALE_RTOL * scale:
-        return Verdict(False, f"__init__: the weights' standard deviation is {std:.4g}, expected {scale:g} (the "
-                              "scale argument times np.random.randn(...))")
-    return Verdict(True)
+#: Names and shapes as the reference's, zero biases, and the weights' pooled standard deviation within
+#: INIT_SCALE_RTOL of the scale argument.
+JUDGE_INIT = InitRule(names=PARAMS, say_all=True, spread=Spread(
+    scale=lambda case, shape: float(case["scale"]), rtol=INIT_SCALE_RTOL, pooled=True,
+    said=lambda case, scale, shape: f"{scale:g} (the scale argument times np.random.randn(...))"))
 
 
 def _nonzero(value: Any) -> bool:
@@ -493,11 +467,7 @@ def _torch(factor: float) -> Callable[[Case], dict[str, Any]]:
         penalty = factor * case["reg"] * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
         loss = F.cross_entropy(scores, torch.tensor(case["y"])) + penalty
         loss.backward()
-        result: dict[str, Any] = {"scores": scores.detach().numpy(), "loss": float(loss.item()),
-                                  "y_pred": scores.detach().numpy().argmax(axis=1)}
-        for k, tensor in params.items():
-            assert tensor.grad is not None
-            result[f"grad_{k}"] = tensor.grad.numpy()
-        return result
+        return {"scores": scores.detach().numpy(), "loss": float(loss.item()),
+                "y_pred": scores.detach().numpy().argmax(axis=1), **leaf_grads(params)}
 
     return adapter

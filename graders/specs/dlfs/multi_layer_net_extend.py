@@ -37,6 +37,7 @@ of ones, each weight's spread against He / Xavier as for MultiLayerNet.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,35 +45,40 @@ from hypothesis import strategies as st
 
 from graders.specs import strategies as S
 from graders.specs.base import Case, Check, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
-from graders.specs.dlfs.common import BOOK_H
+from graders.specs.dlfs.common import (
+    BOOK_SPREAD,
+    DENSE_INIT_SIZES,
+    WEIGHT_INIT_OPTIONS,
+    dense_case,
+    dense_keys,
+    exact_dense_loss,
+    gradient_checks,
+    gradient_results,
+    hidden_inputs,
+    torch_dense,
+    weight_decay,
+)
+from graders.specs.kit.cases import first_valid
 from graders.specs.kit.detectors import variant_diagnosis
+from graders.specs.kit.networks import InitRule, write_params
 from graders.specs.kit.programs import SUPPORT_MODULE
-from graders.specs.kit.rules import array_of_shape, compare_arrays
+from graders.specs.kit.rules import compare_arrays
 from graders.specs.kit.tolerances import (
     BOOK_LOSS,
     COUNT_RATIO,
-    NETWORK_NUMERICAL_GRADIENT,
-    NORMALISED_GRADIENTS,
     PRODUCT_SUMS,
 )
-from graders.specs.kit.torch import torch_one_thread
+from graders.specs.kit.torch import leaf_grads
 from graders.specs.program import Assign, Attr, Call, Const, Expr, Input, Item, Program, Result, call, method
 from reference import dlfs as D
-from reference.functional.losses import softmax_loss as exact_softmax_loss
 from reference.layers import BOOK_BATCHNORM_EPS
-from reference.multi_layer_net import init_scale
 from reference.multi_layer_net_extend import MultiLayerNetExtend
 
 MODULE = "multi_layer_net_extend"
 CLASS = "MultiLayerNetExtend"
-#: The larger net __init__ is judged on: (input_size, hidden_size_list, output_size), with batch norm.
-INIT_SIZES = (120, [80, 60], 40)
-INIT_SCALE_RTOL = 0.15
 MAX_HIDDEN = 2
-INIT_KEYS = (*(f"{p}{i}" for i in range(1, MAX_HIDDEN + 2) for p in ("W", "b")),
-             *(f"{p}{i}" for i in range(1, MAX_HIDDEN + 1) for p in ("gamma", "beta")))
+INIT_KEYS = tuple(dense_keys(MAX_HIDDEN + 1, normalized=True))
 ALL_KEYS = INIT_KEYS
-INIT_OPTIONS = ("relu", "he", "sigmoid", "xavier", 0.01)
 #: The constructor's arguments in the book's order (passed positionally: see the module docstring).
 CTOR = ("input_size", "hidden_size_list", "output_size", "activation", "weight_init_std", "weight_decay_lambda",
         "use_dropout", "dropout_ration", "use_batchnorm")
@@ -111,18 +117,16 @@ def multi_layer_net_extend_spec() -> Spec:
         torch_expected=torch_net,
         gradients=tuple(GradientCheck(f"grad_{k}", k, exact_train_loss) for k in ("W1", "b1", "W2", "b2")),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in INIT_KEYS), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in INIT_KEYS), compare=JUDGE_INIT,
                   description="__init__ with use_batchnorm: W, b for every layer, gamma (ones) and beta (zeros) for "
                               "every hidden layer, each W with the book's scale"),
             Check("predict_train", tol=PRODUCT_SUMS,
                   description="predict(x, True) without dropout: batch statistics in every batch-norm layer"),
             Check("loss_train", tol=BOOK_LOSS, description="loss(x, t, True) without dropout, weight decay included"),
-            Check("gradient", outputs=tuple(f"grad_{k}" for k in ALL_KEYS), tol=NORMALISED_GRADIENTS, points=2.0,
-                  compare=judge_grads("grad_"),
-                  description="gradient(x, t) without dropout: every W, b, gamma, beta (lambda * W included)"),
-            Check("numerical_gradient", outputs=tuple(f"numgrad_{k}" for k in ALL_KEYS),
-                  tol=NETWORK_NUMERICAL_GRADIENT, compare=judge_grads("numgrad_"),
-                  description="numerical_gradient(x, t) without dropout: central differences of the train-mode loss"),
+            *gradient_checks(ALL_KEYS, None,
+                             gradient="gradient(x, t) without dropout: every W, b, gamma, beta (lambda * W included)",
+                             numerical="numerical_gradient(x, t) without dropout: central differences of the "
+                                       "train-mode loss"),
             Check("predict", tol=PRODUCT_SUMS, compare=judge_test_mode("predict"),
                   description="predict(x) in test mode: running statistics, dropout scaled by 1 - dropout_ration"),
             Check("loss", tol=BOOK_LOSS, compare=judge_test_mode("loss"), description="loss(x, t) in test mode"),
@@ -138,11 +142,7 @@ FACTORIES: dict[str, Callable[..., Spec]] = {CLASS: multi_layer_net_extend_spec}
 
 # ---------------------------------------------------------------- cases
 def keys_of(case: Case) -> list[str]:
-    depth = len(case["hidden_size_list"]) + 1
-    keys = [f"{p}{i}" for i in range(1, depth + 1) for p in ("W", "b")]
-    if case["use_batchnorm"]:
-        keys += [f"{p}{i}" for i in range(1, depth) for p in ("gamma", "beta")]
-    return keys
+    return dense_keys(len(case["hidden_size_list"]) + 1, normalized=case["use_batchnorm"])
 
 
 def reference_net(case: Case, *, use_dropout: bool | None = None) -> MultiLayerNetExtend:
@@ -150,22 +150,7 @@ def reference_net(case: Case, *, use_dropout: bool | None = None) -> MultiLayerN
     net = MultiLayerNetExtend(case["input_size"], list(case["hidden_size_list"]), case["output_size"],
                               case["activation"], case["weight_init_std"], case["weight_decay_lambda"], dropout,
                               case["dropout_ration"], case["use_batchnorm"], rng=np.random.default_rng(0))
-    for k in keys_of(case):
-        net.params[k][...] = case[k]
-    return net
-
-
-def _pre_activations(case: Case) -> list[np.ndarray]:
-    """Each hidden activation's input in train mode (dropout off)."""
-    out, found = np.asarray(case["x"]), []
-    for i in range(1, len(case["hidden_size_list"]) + 1):
-        out = out @ case[f"W{i}"] + case[f"b{i}"]
-        if case["use_batchnorm"]:
-            xc = out - out.mean(axis=0)
-            out = case[f"gamma{i}"] * xc / np.sqrt(np.mean(xc ** 2, axis=0) + BOOK_BATCHNORM_EPS) + case[f"beta{i}"]
-        found.append(out)
-        out = np.maximum(out, 0.0) if case["activation"] == "relu" else D.sigmoid(out)
-    return found
+    return write_params(net, case, keys_of(case), in_place=True)
 
 
 def _test_scores(case: Case) -> np.ndarray:
@@ -200,7 +185,8 @@ def valid_case(case: Case) -> bool:
         return False
     if case["use_batchnorm"] and len(case["t"]) < 4:
         return False
-    if case["activation"] == "relu" and min(float(np.min(np.abs(h))) for h in _pre_activations(case)) < KINK_MARGIN:
+    pre_activations = hidden_inputs(case, batchnorm=case["use_batchnorm"])
+    if case["activation"] == "relu" and min(float(np.min(np.abs(h))) for h in pre_activations) < KINK_MARGIN:
         return False
     rows = np.arange(len(case["t"]))
     for scores in (reference_net(case, use_dropout=False).predict(case["x"], True), _test_scores(case)):
@@ -211,16 +197,7 @@ def valid_case(case: Case) -> bool:
 
 
 def _build(rng: np.random.Generator, n: int, sizes: list[int], **options: Any) -> Case:
-    case: Case = {"input_size": sizes[0], "hidden_size_list": sizes[1:-1], "output_size": sizes[-1], **options}
-    for i in range(1, len(sizes)):
-        case[f"W{i}"] = rng.standard_normal((sizes[i - 1], sizes[i])) / np.sqrt(sizes[i - 1])
-        case[f"b{i}"] = 0.1 * rng.standard_normal(sizes[i])
-        if options["use_batchnorm"] and i < len(sizes) - 1:
-            case[f"gamma{i}"] = 1.0 + 0.2 * rng.standard_normal(sizes[i])
-            case[f"beta{i}"] = 0.1 * rng.standard_normal(sizes[i])
-    case["x"] = rng.standard_normal((n, sizes[0]))
-    case["t"] = rng.integers(0, sizes[-1], size=n)
-    return case
+    return dense_case(rng, n, sizes, gamma_spread=0.2 if options["use_batchnorm"] else None, **options)
 
 
 @st.composite
@@ -230,7 +207,7 @@ def cases(draw: st.DrawFn) -> Case:
     variant = draw(st.sampled_from(["plain", "batchnorm", "dropout"]))
     n = draw(st.integers(4, 6) if variant == "batchnorm" else st.integers(2, 5))
     options = {"activation": draw(st.sampled_from(["relu", "sigmoid"])),
-               "weight_init_std": draw(st.sampled_from(INIT_OPTIONS)),
+               "weight_init_std": draw(st.sampled_from(WEIGHT_INIT_OPTIONS)),
                "weight_decay_lambda": draw(st.sampled_from([0.0, 0.1])),
                "use_dropout": variant == "dropout", "dropout_ration": draw(st.sampled_from([0.15, 0.5])),
                "use_batchnorm": variant == "batchnorm"}
@@ -240,20 +217,16 @@ def cases(draw: st.DrawFn) -> Case:
 def notebook() -> list[NamedCase]:
     """Chapter 6's batch-norm and dropout experiments in miniature: an 8-6-5-3 ReLU net on 5 examples (seed 6)."""
     found = []
-    for label, options in (
+    settings: tuple[tuple[str, dict[str, Any]], ...] = (
         ("batch norm", {"use_batchnorm": True, "use_dropout": False, "dropout_ration": 0.5,
                         "weight_decay_lambda": 0.0}),
         ("dropout_ration 0.15 and weight decay 0.1", {"use_batchnorm": False, "use_dropout": True,
                                                       "dropout_ration": 0.15, "weight_decay_lambda": 0.1}),
-    ):
-        rng = np.random.default_rng(6)
-        for _ in range(256):
-            case = _build(rng, 5, [8, 6, 5, 3], activation="relu", weight_init_std="he", **options)
-            if valid_case(case):
-                found.append(NamedCase(f"an 8-6-5-3 ReLU net with {label} on 5 examples (seed 6)", case))
-                break
-        else:  # pragma: no cover - the seed is fixed
-            raise RuntimeError("no valid notebook MultiLayerNetExtend case")
+    )
+    for label, options in settings:
+        build = partial(_build, n=5, sizes=[8, 6, 5, 3], activation="relu", weight_init_std="he", **options)
+        found.append(NamedCase(f"an 8-6-5-3 ReLU net with {label} on 5 examples (seed 6)",
+                               first_valid(6, build, valid_case, CLASS)))
     return found
 
 
@@ -266,7 +239,7 @@ def _construct(id_: str, case: Case, *, use_dropout: Expr) -> list[Call | Assign
 
 
 def program(case: Case) -> Program:
-    d, hidden, c = INIT_SIZES
+    d, hidden, c = DENSE_INIT_SIZES
     init_args = (Const(d), Const(list(hidden)), Const(c), Input("activation"), Input("weight_init_std"), Const(0),
                  Const(False), Const(0.5), Const(True))
     steps: list[Call | Assign] = [call("init", MODULE, CLASS, *init_args)]
@@ -296,7 +269,7 @@ def program(case: Case) -> Program:
 
 
 def expected(case: Case) -> dict[str, Any]:
-    d, hidden, c = INIT_SIZES
+    d, hidden, c = DENSE_INIT_SIZES
     init = MultiLayerNetExtend(d, list(hidden), c, case["activation"], case["weight_init_std"], 0, False, 0.5, True,
                                rng=np.random.default_rng(0))
     result: dict[str, Any] = {f"init_{k}": v for k, v in init.params.items()}
@@ -307,73 +280,26 @@ def expected(case: Case) -> dict[str, Any]:
     result.update(predict=net.predict(x), loss=net.loss(x, t), accuracy=net.accuracy(x, t))
     if case["use_batchnorm"]:
         scores = test_scores_by_hand(case, eps_inside=False)
-        decay = _decay(case)
         result.update(predict_eps_outside=scores,
-                      loss_eps_outside=float(D.cross_entropy_error(D.softmax(scores), t)) + decay)
+                      loss_eps_outside=float(D.cross_entropy_error(D.softmax(scores), t)) + weight_decay(case))
     result["loss_train"] = train.loss(x, t, True)
-    result.update({f"grad_{k}": v for k, v in train.gradient(x, t).items()})
-    result.update({f"numgrad_{k}": v for k, v in train.numerical_gradient(x, t, BOOK_H).items()})
+    result.update(gradient_results(train, x, t))
     return result
-
-
-def _decay(case: Case) -> float:
-    depth = len(case["hidden_size_list"]) + 1
-    return 0.5 * case["weight_decay_lambda"] * sum(float(np.sum(case[f"W{i}"] ** 2)) for i in range(1, depth + 1))
 
 
 def exact_train_loss(case: Case) -> float:
     """The train-mode loss without dropout and without the book's 1e-7: what backpropagation differentiates."""
-    depth = len(case["hidden_size_list"]) + 1
-    hidden = _pre_activations(case)[-1]
-    hidden = np.maximum(hidden, 0.0) if case["activation"] == "relu" else D.sigmoid(hidden)
-    scores = hidden @ case[f"W{depth}"] + case[f"b{depth}"]
-    return float(exact_softmax_loss(scores, case["t"])[0]) + _decay(case)
+    return exact_dense_loss(case, batchnorm=case["use_batchnorm"])
 
 
 def torch_net(case: Case) -> dict[str, Any]:
     """The train-mode net (no dropout) by torch autograd in float64: batch statistics with the biased variance and
     the book's eps, cross-entropy without the 1e-7 (within BOOK_LOSS), the weight decay."""
-    torch = torch_one_thread()
-    import torch.nn.functional as F
-
-    params = {k: torch.tensor(case[k], requires_grad=True) for k in keys_of(case)}
-    out = torch.tensor(case["x"])
-    depth = len(case["hidden_size_list"]) + 1
-    for i in range(1, depth + 1):
-        out = out @ params[f"W{i}"] + params[f"b{i}"]
-        if i == depth:
-            break
-        if case["use_batchnorm"]:
-            out = F.batch_norm(out, None, None, params[f"gamma{i}"], params[f"beta{i}"], training=True,
-                               eps=BOOK_BATCHNORM_EPS)
-        out = torch.relu(out) if case["activation"] == "relu" else torch.sigmoid(out)
-    loss = F.cross_entropy(out, torch.tensor(case["t"])) + 0.5 * case["weight_decay_lambda"] * sum(
-        (params[f"W{i}"] ** 2).sum() for i in range(1, depth + 1))
-    loss.backward()
-    result: dict[str, Any] = {"predict_train": out.detach().numpy(), "loss_train": float(loss.item())}
-    for k, tensor in params.items():
-        assert tensor.grad is not None
-        result[f"grad_{k}"] = tensor.grad.numpy()
-    return result
+    out, loss, params = torch_dense(case, keys_of(case), batchnorm=case["use_batchnorm"])
+    return {"predict_train": out.detach().numpy(), "loss_train": float(loss.item()), **leaf_grads(params)}
 
 
 # ---------------------------------------------------------------- rules
-def judge_grads(prefix: str) -> Callable[[Case, Outputs, Outputs, Check], Verdict]:
-    """Every parameter's gradient the reference has (W, b per layer; gamma, beta per hidden layer with batch
-    norm)."""
-
-    def rule(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-        for key in (k for k in expected if k.startswith(prefix)):
-            if actual.get(key) is None:
-                return Verdict(False, f"the returned dict has no entry {key[len(prefix):]!r}")
-            verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
-            if not verdict.passed:
-                return verdict
-        return Verdict(True)
-
-    return rule
-
-
 def judge_test_mode(name: str) -> Callable[[Case, Outputs, Outputs, Check], Verdict]:
     """``name`` against the reference's, or, for a batch-norm net, against the same net whose test mode adds eps
     outside the square root (accepted, and remarked on, by the BatchNormalization spec)."""
@@ -389,29 +315,10 @@ def judge_test_mode(name: str) -> Callable[[Case, Outputs, Outputs, Check], Verd
     return rule
 
 
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Names and shapes as the reference's; zero biases and betas, gammas of ones; each weight's standard
-    deviation within INIT_SCALE_RTOL of the book's scale for its fan-in."""
-    starts = {"b": 0.0, "beta": 0.0, "gamma": 1.0}
-    for name in INIT_KEYS:
-        key, want = f"init_{name}", np.asarray(expected[f"init_{name}"])
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ (use_batchnorm=True) made no self.params[{name!r}]")
-        value = array_of_shape(actual, key, want.shape)
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{name!r}]: " + value.message.removeprefix(key + " "))
-        prefix = name.rstrip("0123456789")
-        if prefix in starts and np.any(value != starts[prefix]):
-            return Verdict(False, f"__init__: self.params[{name!r}] should start as "
-                                  f"{'ones' if starts[prefix] else 'zeros'}")
-        if prefix == "W":
-            scale = init_scale(case["weight_init_std"], want.shape[0])
-            std = float(np.std(value))
-            if abs(std - scale) > INIT_SCALE_RTOL * scale:
-                return Verdict(False, f"__init__: self.params[{name!r}] has standard deviation {std:.4g}, expected "
-                                      f"{scale:.4g} for weight_init_std={case['weight_init_std']!r} and fan-in "
-                                      f"{want.shape[0]}")
-    return Verdict(True)
+#: Names and shapes as the reference's; zero biases and betas, gammas of ones; each weight's standard deviation
+#: within INIT_SCALE_RTOL (dlfs/common.py) of the book's scale for its fan-in.
+JUDGE_INIT = InitRule(names=INIT_KEYS, starts={"b": 0.0, "beta": 0.0, "gamma": 1.0},
+                      spread=BOOK_SPREAD, made_no="__init__ (use_batchnorm=True) made no self.params[{name!r}]")
 
 
 # ---------------------------------------------------------------- bugs

@@ -29,26 +29,27 @@ so no second chance by finite differences of the student's own loss is needed (a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from graders.specs import strategies as S
-from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Outputs, Reach, Spec, Verdict
-from graders.specs.dlfs.common import BOOK_H
-from graders.specs.kit.detectors import scaled_diagnosis, variant_diagnosis
-from graders.specs.kit.programs import initial_params, net_program
-from graders.specs.kit.rules import array_of_shape, compare_arrays
+from graders.specs.base import Case, CaseRun, Check, Diagnosis, GradientCheck, NamedCase, Reach, Spec
+from graders.specs.dlfs.common import book_net_program, book_net_results, gradient_checks
+from graders.specs.kit.cases import first_valid
+from graders.specs.kit.detectors import every_failing, scaled_diagnosis, variant_diagnosis
+from graders.specs.kit.networks import InitRule, conv_net_params, scale_argument, write_params
+from graders.specs.kit.programs import initial_params
 from graders.specs.kit.tolerances import (
     BOOK_LOSS,
     COUNT_RATIO,
-    NETWORK_NUMERICAL_GRADIENT,
-    NORMALISED_GRADIENTS,
     PRODUCT_SUMS,
 )
-from graders.specs.kit.torch import torch_one_thread
-from graders.specs.program import Const, Expr, Input, Item, Program, Result, merged
+from graders.specs.kit.torch import leaf_grads, torch_one_thread
+from graders.specs.kit.windows import relu_pool_clear
+from graders.specs.program import Const, Expr, Input, Program
 from reference import dlfs as D
 from reference.functional.losses import softmax_loss as exact_softmax_loss
 from reference.simple_convnet import SimpleConvNet
@@ -93,7 +94,7 @@ def simple_convnet_spec() -> Spec:
         torch_expected=torch_net,
         gradients=tuple(GradientCheck(f"grad_{k}", k, exact_loss) for k in PARAMS),
         checks=(
-            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=judge_init,
+            Check("init", outputs=tuple(f"init_{k}" for k in PARAMS), compare=JUDGE_INIT,
                   description="__init__: W1 (FN, C, FH, FW), b1, W2 (FN * (conv_out / 2)**2, hidden), b2, W3, b3; "
                               "zero biases, weights with std weight_init_std"),
             Check("predict", tol=PRODUCT_SUMS, description="scores: Conv1 -> Relu1 -> Pool1 -> Affine1 -> Relu2 -> "
@@ -101,11 +102,8 @@ def simple_convnet_spec() -> Spec:
             Check("loss", tol=BOOK_LOSS, description="SoftmaxWithLoss of the scores"),
             Check("accuracy", tol=COUNT_RATIO,
                   description="accuracy(x, t) on 100 or 200 examples: fraction of argmax(scores) == t"),
-            Check("gradient", outputs=tuple(f"grad_{k}" for k in PARAMS), tol=NORMALISED_GRADIENTS, points=2.0,
-                  compare=judge_grads("grad_"), description="gradient(x, t) by backpropagation, every parameter"),
-            Check("numerical_gradient", outputs=tuple(f"numgrad_{k}" for k in PARAMS),
-                  tol=NETWORK_NUMERICAL_GRADIENT, compare=judge_grads("numgrad_"),
-                  description="numerical_gradient(x, t): central differences of loss for every parameter"),
+            *gradient_checks(PARAMS, PARAMS, gradient="gradient(x, t) by backpropagation, every parameter",
+                             numerical="numerical_gradient(x, t): central differences of loss for every parameter"),
         ),
         diagnoses=DIAGNOSES,
         read_only=("x", "t", "x_acc", "t_acc"),
@@ -125,13 +123,6 @@ def _pooled(conv: np.ndarray) -> np.ndarray:
     return np.asarray(D.Pooling(2, 2, stride=2).forward(np.maximum(conv, 0.0)))
 
 
-def _pool_windows_clear(s: np.ndarray) -> bool:
-    """Every 2x2 window of the ReLU output with a positive maximum has it KINK_MARGIN above the runner-up."""
-    n, c, h, w = s.shape
-    windows = np.sort(s.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4), axis=1)
-    return bool(np.all((windows[:, -1] <= 0) | (windows[:, -1] - windows[:, -2] >= KINK_MARGIN)))
-
-
 def scores_of(case: Case, x: np.ndarray) -> np.ndarray:
     pooled = _pooled(_conv({**case, "x": x}))
     hidden = np.maximum(pooled.reshape(len(x), -1) @ case["W2"] + case["b2"], 0.0)
@@ -142,7 +133,7 @@ def valid_case(case: Case) -> bool:
     """ReLU inputs and pool maxima clear of their kinks on ``x``; true-class probabilities >= 5%; a unique
     highest score (by 1e-3) for every example of ``x`` and of the accuracy batch."""
     conv = _conv(case)
-    if float(np.min(np.abs(conv))) < KINK_MARGIN or not _pool_windows_clear(np.maximum(conv, 0.0)):
+    if float(np.min(np.abs(conv))) < KINK_MARGIN or not relu_pool_clear(np.maximum(conv, 0.0), KINK_MARGIN):
         return False
     pooled = _pooled(conv)
     if float(np.min(np.abs(pooled.reshape(len(pooled), -1) @ case["W2"] + case["b2"]))) < KINK_MARGIN:
@@ -170,10 +161,8 @@ def _build(rng: np.random.Generator, *, n: int, n_acc: int, channels: int, conv_
     return {
         "input_dim": [channels, size, size], "conv_param": dict(conv_param), "hidden_size": hidden,
         "output_size": classes, "weight_init_std": weight_init_std,
-        "W1": rng.standard_normal((fn, channels, fs, fs)) / np.sqrt(channels * fs * fs),
-        "b1": 0.1 * rng.standard_normal(fn),
-        "W2": rng.standard_normal((pooled, hidden)) / np.sqrt(pooled), "b2": 0.1 * rng.standard_normal(hidden),
-        "W3": rng.standard_normal((hidden, classes)) / np.sqrt(hidden), "b3": 0.1 * rng.standard_normal(classes),
+        **conv_net_params(rng, filters=fn, channels=channels, filter_size=fs, pooled=pooled, hidden=hidden,
+                          classes=classes),
         "x": images(n), "t": rng.integers(0, classes, size=n),
         "x_acc": images(n_acc), "t_acc": rng.integers(0, classes, size=n_acc),
     }
@@ -199,7 +188,7 @@ def notebook() -> list[NamedCase]:
     """Chapter 7's gradient check (one 1 x 10 x 10 image of np.random.rand, 10 filters 3x3) in miniature, then
     padding and stride 2 on two channels."""
     found = []
-    for label, options in (
+    settings: tuple[tuple[str, dict[str, Any]], ...] = (
         ("book ch. 7's gradient check in miniature: 2 images (1, 8, 8) of uniform pixels, 3 filters 3x3, "
          "5 hidden units, 4 classes (seed 7)",
          {"n": 2, "channels": 1, "conv_out": 6, "hidden": 5, "classes": 4, "uniform": True,
@@ -207,15 +196,10 @@ def notebook() -> list[NamedCase]:
         ("2 images (2, 7, 7), 2 filters 3x3 with pad 1 and stride 2, 4 hidden units, 3 classes (seed 7)",
          {"n": 2, "channels": 2, "conv_out": 4, "hidden": 4, "classes": 3,
           "conv_param": {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 2}}),
-    ):
-        rng = np.random.default_rng(7)
-        for _ in range(256):
-            case = _build(rng, n_acc=2 * ACCURACY_CHUNK, weight_init_std=0.01, **options)  # type: ignore[arg-type]
-            if valid_case(case):
-                found.append(NamedCase(label, case))
-                break
-        else:  # pragma: no cover - the seed is fixed
-            raise RuntimeError("no valid notebook SimpleConvNet case")
+    )
+    for label, options in settings:
+        build = partial(_build, n_acc=2 * ACCURACY_CHUNK, weight_init_std=0.01, **options)
+        found.append(NamedCase(label, first_valid(7, build, valid_case, CLASS)))
     return found
 
 
@@ -229,34 +213,19 @@ def program(case: Case) -> Program:
         "input_dim": Const(list(INIT_INPUT)), "conv_param": Const(dict(INIT_CONV)),
         "hidden_size": Const(INIT_HIDDEN), "output_size": Const(INIT_CLASSES),
         "weight_init_std": Input("weight_init_std")})
-    x, t = Input("x"), Input("t")
-    outputs: dict[str, Expr] = {"predict": Result("scores"), "loss": Result("loss"), "accuracy": Result("acc")}
-    outputs.update({f"grad_{k}": Item(Result("grads"), k) for k in PARAMS})
-    outputs.update({f"numgrad_{k}": Item(Result("numerical"), k) for k in PARAMS})
-    net = net_program(MODULE, CLASS, ctor=_ctor(case), params=PARAMS, calls=(
-        ("scores", "predict", (x,)), ("loss", "loss", (x, t)), ("acc", "accuracy", (Input("x_acc"), Input("t_acc"))),
-        ("grads", "gradient", (x, t)), ("numerical", "numerical_gradient", (x, t))), outputs=outputs)
-    return merged([init, net])
+    return book_net_program(MODULE, CLASS, init=init, ctor=_ctor(case), params=PARAMS, accuracy=("x_acc", "t_acc"))
 
 
 def reference_net(case: Case) -> SimpleConvNet:
     net = SimpleConvNet(case["input_dim"], case["conv_param"], case["hidden_size"], case["output_size"],
                         weight_init_std=case["weight_init_std"], rng=np.random.default_rng(0))
-    for k in PARAMS:
-        net.params[k][...] = case[k]
-    return net
+    return write_params(net, case, PARAMS, in_place=True)
 
 
 def expected(case: Case) -> dict[str, Any]:
     init = SimpleConvNet(INIT_INPUT, INIT_CONV, INIT_HIDDEN, INIT_CLASSES, weight_init_std=case["weight_init_std"],
                          rng=np.random.default_rng(0))
-    net = reference_net(case)
-    result: dict[str, Any] = {f"init_{k}": v for k, v in init.params.items()}
-    result.update(predict=net.predict(case["x"]), loss=net.loss(case["x"], case["t"]),
-                  accuracy=net.accuracy(case["x_acc"], case["t_acc"]))
-    result.update({f"grad_{k}": v for k, v in net.gradient(case["x"], case["t"]).items()})
-    result.update({f"numgrad_{k}": v for k, v in net.numerical_gradient(case["x"], case["t"], BOOK_H).items()})
-    return result
+    return book_net_results(init, reference_net(case), case["x"], case["t"], (case["x_acc"], case["t_acc"]))
 
 
 def exact_loss(case: Case) -> float:
@@ -282,50 +251,14 @@ def torch_net(case: Case) -> dict[str, Any]:
     loss.backward()
     with torch.no_grad():
         predicted = scores(case["x_acc"]).argmax(dim=1)
-    result: dict[str, Any] = {"predict": out.detach().numpy(), "loss": float(loss.item()),
-                              "accuracy": float((predicted == torch.tensor(case["t_acc"])).double().mean().item())}
-    for k, tensor in p.items():
-        assert tensor.grad is not None
-        result[f"grad_{k}"] = tensor.grad.numpy()
-    return result
+    return {"predict": out.detach().numpy(), "loss": float(loss.item()),
+            "accuracy": float((predicted == torch.tensor(case["t_acc"])).double().mean().item()), **leaf_grads(p)}
 
 
 # ---------------------------------------------------------------- rules
-def judge_grads(prefix: str) -> Callable[[Case, Outputs, Outputs, Check], Verdict]:
-    """Every parameter's entry of the returned dict, allclose within the check's tolerance."""
-
-    def rule(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-        for k in PARAMS:
-            key = prefix + k
-            if actual.get(key) is None:
-                return Verdict(False, f"the returned dict has no entry {k!r}")
-            verdict = compare_arrays(key, actual[key], expected[key], check.atol, check.rtol)
-            if not verdict.passed:
-                return verdict
-        return Verdict(True)
-
-    return rule
-
-
-def judge_init(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """Names and shapes as the reference's, zero biases, each weight's spread within INIT_SCALE_RTOL of
-    weight_init_std."""
-    scale = float(case["weight_init_std"])
-    for k in PARAMS:
-        key, want = f"init_{k}", np.asarray(expected[f"init_{k}"])
-        if actual.get(key) is None:
-            return Verdict(False, f"__init__ made no self.params[{k!r}]")
-        value = array_of_shape(actual, key, want.shape)
-        if isinstance(value, Verdict):
-            return Verdict(False, f"__init__: self.params[{k!r}]: " + value.message.removeprefix(key + " "))
-        if k.startswith("b") and np.any(value != 0):
-            return Verdict(False, f"__init__: self.params[{k!r}] should start as zeros")
-        if k.startswith("W"):
-            std = float(np.std(value))
-            if abs(std - scale) > INIT_SCALE_RTOL * scale:
-                return Verdict(False, f"__init__: self.params[{k!r}] has standard deviation {std:.4g}, expected "
-                                      f"weight_init_std = {scale:g} (weight_init_std * np.random.randn(...))")
-    return Verdict(True)
+#: Names and shapes as the reference's, zero biases, each weight's spread within INIT_SCALE_RTOL of
+#: weight_init_std.
+JUDGE_INIT = InitRule(names=PARAMS, spread=scale_argument("weight_init_std", rtol=INIT_SCALE_RTOL))
 
 
 # ---------------------------------------------------------------- bugs
@@ -337,14 +270,8 @@ def _w2_rows(conv_out: float) -> set[int]:
 
 def _init_w2_rows(rows: set[int]) -> Callable[[Sequence[CaseRun]], bool]:
     """Every run failing ``init`` (with a W2 made) has W2 with one of ``rows`` rows, and some such run exists."""
-
-    def applies(runs: Sequence[CaseRun]) -> bool:
-        failing = [run for run in runs if run.unjudged is None and "init" in run.verdicts
-                   and not run.verdicts["init"].passed and run.actual.get("init_W2") is not None]
-        return bool(failing) and all(np.ndim(run.actual["init_W2"]) == 2
-                                     and np.shape(run.actual["init_W2"])[0] in rows for run in failing)
-
-    return applies
+    return every_failing("init", lambda run: np.ndim(run.actual["init_W2"]) == 2
+                         and np.shape(run.actual["init_W2"])[0] in rows, made="init_W2")
 
 
 def _init_with_w2_rows(rows: int) -> Callable[[Case], dict[str, Any]]:

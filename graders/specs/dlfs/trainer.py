@@ -35,11 +35,12 @@ from graders.specs import strategies as S
 from graders.specs.base import Case, CaseRun, Check, NamedCase, Outputs, Reach, Spec, Verdict
 from graders.specs.kit.detectors import variant_diagnosis
 from graders.specs.kit.programs import SUPPORT_MODULE
+from graders.specs.kit.resources import SoftmaxNet
 from graders.specs.kit.rules import compare_arrays
 from graders.specs.kit.tolerances import COUNT_RATIO, OPTIMIZER_STEP
 from graders.specs.kit.torch import torch_one_thread
 from graders.specs.program import Attr, Call, Const, Expr, Input, Program, Result, call, method
-from reference.trainer import SoftmaxNet, Trainer
+from reference.trainer import Trainer
 
 MODULE = "trainer"
 CLASS = "Trainer"

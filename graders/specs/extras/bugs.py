@@ -18,7 +18,7 @@ import numpy as np
 
 from graders.specs.base import Case, CaseRun, Diagnosis
 from graders.specs.extras.truth import adapted, conv_outputs
-from graders.specs.kit.detectors import WINDOW_ATOL, Detector, close, fit, variant_diagnosis
+from graders.specs.kit.detectors import WINDOW_ATOL, Detector, close, fit, off_by_batch_size, variant_diagnosis
 from graders.specs.kit.windows import conv_dout_shape, conv_geometry
 
 Outputs = dict[str, Any]
@@ -75,7 +75,7 @@ def conv_diagnoses(*, backward: bool) -> tuple[Diagnosis, ...]:
         found.append(Diagnosis(
             "dw_db_factor_n",
             "dw or db is off by a factor of N: sum over the batch, do not average (or average twice).",
-            factor_n, reads=reads, bug=averaged_over_the_batch,
+            off_by_batch_size, reads=reads, bug=averaged_over_the_batch,
         ))
     return tuple(found)
 
@@ -172,24 +172,6 @@ def missing_bias(case: Case) -> Outputs:
     """out without + b, and db = 0."""
     outputs = conv_outputs({**case, "b": np.zeros_like(case["b"])})
     return {**outputs, "db": np.zeros_like(outputs["db"])}
-
-
-def factor_n(runs: Sequence[CaseRun]) -> bool:
-    """dw or db (whichever fails) is N or 1/N times the right one on every failing run (all with N > 1), dx
-    right."""
-    bad = [r for r in runs if r.failed]
-    if not bad:
-        return False
-    for run in bad:
-        n = run.case["x"].shape[0]
-        names = [g for g in ("dw", "db") if run.failed_on(g)]
-        if n == 1 or run.error is not None or not names or run.failed_on("dx"):
-            return False
-        for name in names:
-            want = np.asarray(run.expected[name])
-            if not any(close(run.actual.get(name), want * k, atol=WINDOW_ATOL) for k in (n, 1 / n)):
-                return False
-    return True
 
 
 def averaged_over_the_batch(case: Case) -> Outputs:

@@ -4,12 +4,14 @@ A family module (dense.py, conv.py, dlfs/layers.py, ...) imports from ``graders.
 these modules, never another family (tests/graders/test_spec_layout.py enforces it); a kit module never
 imports a family. When two families need the same helper, it moves here, into the module whose job it fits:
 
-* ``cases``: the three tiers of cases (``named`` turns a notebook-case function into ``Spec.notebook``).
+* ``cases``: the three tiers of cases (``named`` turns a notebook-case function into ``Spec.notebook``;
+  ``first_valid`` is a notebook case from a fixed seed).
 * ``tolerances``: the named tolerances (``Tol``) with the reason for each width.
 * ``programs``: Program builders: a forward's ``out``, a backward through the student's own forward and cache
   or through the hand-out's cache, the forward an ``OwnGradient`` differentiates, a book layer's
   construct-forward-backward sequence and its reference, an update rule's consecutive steps (each call given
-  the previous one's results, as a training loop does).
+  the previous one's results, as a training loop does), a network class through its public methods (the
+  parameters written in, the constructor's parameters, the (loss, grads) its loss returns).
 * ``gradients``: the scalar ``sum(out * dout)`` whose gradient a backward computes (for ``GradientCheck``).
 * ``rules``: building blocks of custom ``Check.compare`` rules: reading an output as an array of a shape, the
   input-unchanged robustness check, and graders.checks' comparisons (families do not import graders.checks).
@@ -27,6 +29,8 @@ imports a family. When two families need the same helper, it moves here, into th
 * ``torch``: the tests' torch adapters (torch imported lazily, one thread; the grader never imports it).
 * ``resources``: what the grading machine provides besides the spec: the functions handed to student code
   and the data sets' folders.
+* ``networks``: what every network class's spec does alike: drawing its parameters, judging a returned dict of
+  gradients entry by entry, judging the parameters ``__init__`` made (``InitRule``).
 * ``layer_specs``: the forward/backward spec pair of a cs231n layer (affine, ReLU, conv, max pool): what the
   two share (``LayerInputs``) declared once, ``forward_spec`` and ``backward_spec`` adding the rest.
 

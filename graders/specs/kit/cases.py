@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from graders.specs.base import Case, NamedCase
 
 
@@ -30,3 +32,16 @@ def with_options(base: dict[str, object], **options: object) -> dict[str, object
     """A parameter dict holding only the options that were drawn (None means: leave the hand-out's default),
     after array-api-tests' ``hh.kwargs``: cases then reach both a given option and its default."""
     return {**base, **{k: v for k, v in options.items() if v is not None}}
+
+
+def first_valid(seed: int, build: Callable[[np.random.Generator], Case], valid: Callable[[Case], bool], what: str,
+                tries: int = 256) -> Case:
+    """The first case ``build`` draws from ``np.random.default_rng(seed)`` that is ``valid``: a notebook case
+    as a fixed seed gives it, one generator for every try (the property tier's ``strategies.seeded_until``
+    instead tries seed after seed)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        case = build(rng)
+        if valid(case):
+            return case
+    raise RuntimeError(f"no valid notebook {what} case")  # pragma: no cover - the seed is fixed

@@ -209,6 +209,24 @@ def explained_by(
     return applies
 
 
+def off_by_batch_size(runs: Sequence[CaseRun]) -> bool:
+    """A convolution backward's dw or db (whichever fails) is N or 1/N times the right one on every failing run
+    (all with N > 1), dx right: the batch summed where the hand-out averages, or the other way round."""
+    bad = [r for r in runs if r.failed]
+    if not bad:
+        return False
+    for run in bad:
+        n = run.case["x"].shape[0]
+        names = [g for g in ("dw", "db") if run.failed_on(g)]
+        if n == 1 or run.error is not None or not names or run.failed_on("dx"):
+            return False
+        for name in names:
+            want = np.asarray(run.expected[name])
+            if not any(close(run.actual.get(name), model, atol=WINDOW_ATOL) for model in (want * n, want / n)):
+                return False
+    return True
+
+
 # ---------------------------------------------------------------- patterns
 def only_when(condition: Callable[[Case], bool], strict: bool = True) -> Detector:
     """A detector: runs fail only when ``condition(case)`` holds, and some run without it passes.
@@ -233,6 +251,19 @@ def only_when(condition: Callable[[Case], bool], strict: bool = True) -> Detecto
 def fails_only_when(condition: Callable[[Case], bool]) -> Detector:
     """Runs fail (or raise) only when ``condition`` holds, and some run without it passes."""
     return only_when(condition, strict=False)
+
+
+def every_failing(check: str, holds: Callable[[CaseRun], bool], *, made: str) -> Detector:
+    """Some run fails ``check`` with output ``made`` there, and every such run ``holds``. A run whose later calls
+    raised counts too: ``check``'s outputs were fetched before them (a network's ``__init__`` net is built and
+    read before its methods are called)."""
+
+    def applies(runs: Sequence[CaseRun]) -> bool:
+        failing = [run for run in runs if run.unjudged is None and check in run.verdicts
+                   and not run.verdicts[check].passed and run.actual.get(made) is not None]
+        return bool(failing) and all(holds(run) for run in failing)
+
+    return applies
 
 
 def both(*detectors: Detector) -> Detector:

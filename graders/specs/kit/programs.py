@@ -236,6 +236,15 @@ def own_loss_gradient(
                        max_entries=max_entries, sample=sample, reference=reference)
 
 
+def fetched_loss_and_grads(params: Sequence[str], result: str = "train") -> Program:
+    """The ``(loss, grads)`` a net's ``loss(X, y)`` returned (the step ``result``), fetched entry by entry as
+    outputs ``loss`` and ``grad_<k>`` for each of ``params``: snapshots, so that a missing entry (or None in
+    place of the pair) is judged as not produced instead of stopping the case with a grader error."""
+    steps = [call("loss", SUPPORT_MODULE, "snapshot", Result(result), Const(0))]
+    steps += [call(f"grad_{k}", SUPPORT_MODULE, "snapshot", Result(result), Const(1), Const(k)) for k in params]
+    return Program(steps=tuple(steps), outputs={step.id: Result(step.id) for step in steps})
+
+
 def initial_params(module: str, cls: str, *, ctor: Mapping[str, Expr], keys: Sequence[str]) -> Program:
     """``init = cls(**ctor)`` and a snapshot of each ``init.params[k]`` as the constructor left it (output
     ``init_<k>``; None where it made none): what an ``__init__`` check judges (names, shapes, scales)."""

@@ -1,5 +1,8 @@
 """What the grading machine provides besides the spec: functions handed to student code, data sets' folders.
 
+``SoftmaxNet`` is the network the worker hands a student's Trainer (the support module's own class, so the
+reference run of the same training in the grading process uses the very code the worker runs).
+
 Families reach the rest of the grader only through the kit; these two are the grader's, not a spec's.
 """
 
@@ -11,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from graders.sandbox.support import nngrade_support as SUPPORT
+from graders.sandbox.support.nngrade_support import SoftmaxNet
+
+__all__ = ["SUPPORT_FUNCTIONS", "SoftmaxNet", "mnist_dir"]
 
 #: The functions the worker hands to student code that takes a function argument (the book's
 #: numerical_gradient), by name, each with its exact gradient (graders/sandbox/support/nngrade_support.py).

@@ -7,7 +7,7 @@ the spec's output names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graders.specs.base import Case
@@ -25,6 +25,16 @@ def torch_one_thread() -> Any:
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     return torch
+
+
+def leaf_grads(leaves: Mapping[str, Any]) -> dict[str, Any]:
+    """After ``backward()``: each leaf tensor's gradient as NumPy, under the output name ``grad_<key>`` (a
+    network's parameters, as its spec names the gradients it fetches)."""
+    result: dict[str, Any] = {}
+    for key, tensor in leaves.items():
+        assert tensor.grad is not None
+        result[f"grad_{key}"] = tensor.grad.numpy()
+    return result
 
 
 def grads_of(*keys: str) -> tuple[tuple[str, str], ...]:

@@ -141,6 +141,15 @@ def window_maxima_unique(case: Case, margin: float = TIE_MARGIN) -> bool:
     return bool(np.all(ranked[..., -1] - ranked[..., -2] >= margin))
 
 
+def relu_pool_clear(s: np.ndarray, margin: float) -> bool:
+    """Every 2x2 window (stride 2) of a ReLU output ``s`` (N, C, H, W) with a positive maximum has it ``margin``
+    above the runner-up: a network's conv - relu - pool is then smooth where it is differenced. All-zero
+    windows are harmless: every candidate's ReLU input is negative, so its gradient is 0 whichever wins."""
+    n, c, h, w = s.shape
+    ranked = np.sort(s.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4), axis=1)
+    return bool(np.all((ranked[:, -1] <= 0) | (ranked[:, -1] - ranked[:, -2] >= margin)))
+
+
 # ---------------------------------------------------------------- cases
 @st.composite
 def conv_cases(

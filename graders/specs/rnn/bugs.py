@@ -93,15 +93,16 @@ RNN_STEP_TANH = Diagnosis(
     bug=lambda case: rnn_step_of(case, "linear"),
 )
 
+#: Why a sequence backward must add the two gradients of each hidden state (the RNN's and the LSTM's).
+TWO_PARTS = ("The gradient of each hidden state h_t has two parts, its own upstream dh[:, t] and what step t + 1 "
+             "sends back (dprev_h): add them")
 RNN_NOT_ACCUMULATED = variant_diagnosis(
     "hidden-state gradient not accumulated",
-    "The gradient of each hidden state h_t has two parts, its own upstream dh[:, t] and what step t + 1 sends "
-    "back (dprev_h): add them before calling the step's backward. These gradients match using only one of them.",
+    f"{TWO_PARTS} before calling the step's backward. These gradients match using only one of them.",
     lambda case: rnn_sequence(case, carry=False), SEQUENCE_GRADS)
 RNN_UPSTREAM_DROPPED = variant_diagnosis(
     "hidden-state gradient not accumulated",
-    "The gradient of each hidden state h_t has two parts, its own upstream dh[:, t] and what step t + 1 sends "
-    "back (dprev_h): add them. These gradients match dropping dh[:, t] for every step but the last.",
+    f"{TWO_PARTS}. These gradients match dropping dh[:, t] for every step but the last.",
     lambda case: rnn_sequence(case, own_upstream=False), SEQUENCE_GRADS)
 RNN_H0_EVERY_STEP = variant_diagnosis(
     "h0 at every step",
@@ -249,8 +250,7 @@ def lstm_sequence(case: Case, *, carry_h: bool = True, carry_c: bool = True) -> 
 
 LSTM_NOT_ACCUMULATED = variant_diagnosis(
     "hidden-state gradient not accumulated",
-    "The gradient of each hidden state h_t has two parts, its own upstream dh[:, t] and what step t + 1 sends "
-    "back (dprev_h): add them before calling the step's backward.",
+    f"{TWO_PARTS} before calling the step's backward.",
     lambda case: lstm_sequence(case, carry_h=False), SEQUENCE_GRADS)
 LSTM_CELL_NOT_CARRIED = variant_diagnosis(
     "cell gradient not carried",
