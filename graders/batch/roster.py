@@ -7,7 +7,9 @@ a byte-order mark; comma-separated, or semicolon- or tab-separated as spreadshee
 A roster student is matched to an entry by id (the export's student id: Gradescope's ``sid``, Canvas's user
 id, Moodle's participant id; for a plain class folder, the entry's file or folder name), else by email (case
 does not matter). A roster student with no entry gets a gradebook row with status ``missing`` and no score;
-an entry that matches no roster student gets a warning.
+an entry that matches no roster student gets a warning. A matched entry's students take the roster's name (the
+instructor's list is the authority: Canvas, for one, writes only a lower-cased "sortable" name) and, where the
+export has none, its email; a plain class folder's entry takes the roster student it matched.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class RosterCheck:
     missing: list[Identity]
     #: one sentence per entry that matches no roster student
     warnings: list[str]
+    #: entry name -> its students completed from the roster (only entries that matched one)
+    identities: dict[str, tuple[Identity, ...]]
 
 
 def _keys(entry: Entry) -> tuple[set[str], set[str]]:
@@ -87,19 +91,36 @@ def _keys(entry: Entry) -> tuple[set[str], set[str]]:
             {s.email.casefold() for s in entry.students if s.email})
 
 
+def _completed(entry: Entry, by_id: dict[str, Identity], by_email: dict[str, Identity]) -> tuple[Identity, ...]:
+    """The entry's students with what the roster knows of them (see the module docstring)."""
+    if not entry.students:
+        ids, _ = _keys(entry)
+        return tuple(by_id[key] for key in sorted(ids) if key in by_id)[:1]
+    completed = []
+    for student in entry.students:
+        known = by_id.get(student.id) or (by_email.get(student.email.casefold()) if student.email else None)
+        completed.append(student if known is None else
+                         Identity(student.id or known.id, known.name or student.name, student.email or known.email))
+    return tuple(completed)
+
+
 def check_roster(roster: Sequence[Identity], entries: Sequence[Entry]) -> RosterCheck:
-    """Who on the roster handed nothing in, and which entries are not on the roster."""
-    ids = {student.id for student in roster}
-    emails = {student.email.casefold() for student in roster if student.email}
+    """Who on the roster handed nothing in, which entries are not on the roster, and the students of those that
+    are, completed from it."""
+    by_id = {student.id: student for student in roster}
+    by_email = {student.email.casefold(): student for student in roster if student.email}
     present_ids: set[str] = set()
     present_emails: set[str] = set()
     warnings = []
+    identities = {}
     for entry in entries:
         entry_ids, entry_emails = _keys(entry)
         present_ids |= entry_ids
         present_emails |= entry_emails
-        if not (entry_ids & ids or entry_emails & emails):
+        if not (entry_ids & by_id.keys() or entry_emails & by_email.keys()):
             who = ", ".join(s.label for s in entry.students)
             warnings.append(f"{entry.name}{f' ({who})' if who else ''} is not on the roster")
+        else:
+            identities[entry.name] = _completed(entry, by_id, by_email)
     missing = [s for s in roster if s.id not in present_ids and not (s.email and s.email.casefold() in present_emails)]
-    return RosterCheck(missing, warnings)
+    return RosterCheck(missing, warnings, identities)

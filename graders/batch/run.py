@@ -262,6 +262,7 @@ class _Batch:
             check = check_roster(self.options.roster, self.discovery.entries)
             missing, not_on_roster = check.missing, check.warnings
             warnings += not_on_roster
+            ordered = [dataclasses.replace(o, students=check.identities.get(o.entry, o.students)) for o in ordered]
         absent = [EntryOutcome("", "", MISSING, error="no submission in the class folder", students=(student,))
                   for student in missing]
         function_max = {g.spec.name: g.points for g in self.assignment.functions}

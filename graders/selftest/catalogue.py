@@ -125,6 +125,14 @@ def base_folder(name: str) -> Path:
 
 @cache
 def base_tree(name: str) -> Tree:
+    """The files of base submission ``name``; for an example derived from another one (its expected.toml names a
+    ``base`` and ``[[patch]]`` edits: graders/examples.py), that one's files with the edits applied."""
+    expected = EXAMPLES_DIR / name / "expected.toml"
+    if not (BASES_DIR / name).is_dir() and expected.is_file():
+        data = tomllib.loads(expected.read_text())
+        if "base" in data:
+            edits = [Patch(e["file"], e["old"], e["new"]) for e in data.get("patch", [])]
+            return apply_patches(base_tree(str(data["base"])), edits, name)
     return read_tree(base_folder(name))
 
 

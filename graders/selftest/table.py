@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graders.selftest.score import (
@@ -41,18 +42,18 @@ WIDE = 150
 def note(row: Row) -> str:
     """Where else points were lost, and the diagnosis verdict (or the error's last line)."""
     if row.result.error:
-        return f"[red]{row.result.error.strip().splitlines()[-1][:100]}[/red]"
+        return f"[red]{escape(row.result.error.strip().splitlines()[-1][:100])}[/red]"
     parts = []
     others = sorted(n for n in row.result.lost if n != row.target)
     if others and row.outcome in (ELSEWHERE, FALSE_FAILURE):
-        parts.append("lost points in " + ", ".join(others))
+        parts.append("lost points in " + escape(", ".join(others)))
     elif others:
         parts.append(f"also {len(others)} caller(s)")
     if row.named is True:
         parts.append("[green]diagnosis named[/green]")
     elif row.named is False:
         said = " ".join(row.result.diagnoses.get(row.target, ())) or "nothing"
-        parts.append(f"[red]diagnosis missed[/red]: said {said[:90]}")
+        parts.append(f"[red]diagnosis missed[/red]: said {escape(said[:90])}")
     return "; ".join(parts)
 
 
@@ -65,9 +66,10 @@ def entries_table(summary: Summary, wide: bool = False) -> Table:
         table.add_column(column, overflow="fold")
     for row in summary.rows:
         style = STYLE.get(row.outcome, "")
-        cells = [row.id, row.kind, row.target, f"[{style}]{row.outcome}[/{style}]", note(row)]
+        # ids, patterns and messages are text, never markup (`bn_param[mode]`, a student's error message)
+        cells = [escape(row.id), row.kind, escape(row.target), f"[{style}]{row.outcome}[/{style}]", note(row)]
         if wide:
-            cells.insert(3, row.pattern)
+            cells.insert(3, escape(row.pattern))
         table.add_row(*cells)
     return table
 

@@ -26,6 +26,19 @@ the student's own train-mode loss (the notebook's check; the seed keeps the mask
 calls), provided that loss is within 5% of the reference's (with their masks): a gradient that is exact for
 the network the student's layers build (an accepted convention of one of them) keeps its points.
 
+The network's dropout rate is judged as well: with dropout, the program fetches ``dropout_param['p']``, which
+must be the p the hand-out's constructor stores (its given code): a network that stores the other meaning of p
+(keep for drop) draws its masks at the complementary rate, which the self-consistent loss alone cannot see.
+
+Factory option ``handout``: the constructor's convention. "2019" (the default, cs231n 2019+):
+``FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio=1, normalization=None, ...)``.
+"2017" (2016-17 hand-outs): ``FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout=0,
+use_batchnorm=False, ...)``, where ``dropout`` is the probability of dropping a unit and goes into
+``dropout_param['p']`` as it is (the 2017 dropout_forward drops with probability p), and there is no layer norm.
+The cases are the same (a keep ratio k is built as ``dropout=1 - k``), and so is the judging, except that the
+2016-17 skeleton's own ``bn_param[mode] = mode`` (not ``bn_param['mode']``) leaves batch norm in train mode, so
+its ``loss(X)`` normalises by the batch's statistics: those scores are accepted too.
+
 The network runs the student's layers (affine, relu, batchnorm, layernorm, softmax_loss): ``builds_on`` names
 them, so a report says to fix a broken layer first.
 """
@@ -34,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from hypothesis import strategies as st
@@ -61,7 +74,7 @@ from graders.specs.kit.programs import (
 from graders.specs.kit.rules import compare_arrays
 from graders.specs.kit.tolerances import NORMALISED_GRADIENTS
 from graders.specs.kit.torch import leaf_grads, torch_one_thread
-from graders.specs.program import Const, Expr, Func, Input, Program, Result, call, merged
+from graders.specs.program import Attr, Const, Expr, Func, Input, Program, Result, call, merged
 from reference import cs231n as R
 from reference.cs231n.fc_net import FullyConnectedNet as ReferenceNet
 
@@ -80,56 +93,84 @@ OWN_GRADIENT_SAMPLE = 50
 OWN_GRADIENT_MAX_ENTRIES = 600
 #: Keep probabilities of the property cases: 1 is no dropout (the hand-out's default).
 KEEP_RATIOS = (1.0, 1.0, 0.5, 0.75)
+#: The constructor's convention: cs231n 2019+ (dropout_keep_ratio, normalization) or 2016-17 (dropout as the
+#: drop probability, use_batchnorm).
+Handout = Literal["2019", "2017"]
+HANDOUTS: tuple[Handout, ...] = ("2019", "2017")
+NORMALIZATIONS: dict[Handout, tuple[str | None, ...]] = {"2019": (None, "batchnorm", "layernorm"),
+                                                        "2017": (None, "batchnorm")}
 
 
-def fully_connected_net() -> Spec:
+CONVENTIONS: dict[Handout, str] = {
+    "2019": "FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio, normalization, reg, "
+            "weight_scale, dtype, seed)",
+    "2017": "FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout, use_batchnorm, reg, weight_scale, "
+            "dtype, seed) with dropout the probability of dropping a unit",
+}
+SCORES_DESCRIPTION = ("loss(X) in test mode: the class scores (batch norm with the fresh running statistics; eps "
+                      "inside or outside the square root")
+SCORES_DESCRIPTIONS: dict[Handout, str] = {
+    "2019": SCORES_DESCRIPTION + ")",
+    "2017": SCORES_DESCRIPTION + "; or the batch's statistics, as the skeleton's bn_param[mode] = mode leaves "
+            "batch norm in train mode)",
+}
+
+
+REACH_NAMES = {None: "no normalization", "batchnorm": "batch normalization", "layernorm": "layer normalization"}
+
+
+def _normalized_with(normalization: str | None, case: Case) -> bool:
+    return bool(case["normalization"] == normalization)
+
+
+def fully_connected_net(*, handout: Handout = "2019") -> Spec:
+    if handout not in HANDOUTS:
+        raise ValueError(f"handout must be one of {HANDOUTS}, got {handout!r}")
+    normalizations = NORMALIZATIONS[handout]
+    reaches = [Reach(REACH_NAMES[n], partial(_normalized_with, n)) for n in normalizations]
     return Spec(
         name="FullyConnectedNet",
         module=MODULE,
         api="class",
-        convention="FullyConnectedNet(hidden_dims, input_dim, num_classes, dropout_keep_ratio, normalization, "
-                   "reg, weight_scale, dtype, seed); params W1..WL, b1..bL, gamma/beta1..L-1; loss(X) -> scores, "
+        convention=CONVENTIONS[handout] + "; params W1..WL, b1..bL, gamma/beta1..L-1; loss(X) -> scores, "
                    "loss(X, y) -> (loss, grads) with 0.5 * reg * sum(W**2) over the weights",
         builds_on=("affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
-                   "batchnorm_backward", "layernorm_forward", "layernorm_backward", "dropout_forward",
-                   "dropout_backward", "softmax_loss"),
+                   "batchnorm_backward", *(("layernorm_forward", "layernorm_backward")
+                                           if "layernorm" in normalizations else ()),
+                   "dropout_forward", "dropout_backward", "softmax_loss"),
         domain=valid_case,
-        cases=fc_net_cases,
+        cases=partial(fc_net_cases, normalizations=normalizations),
         reaches=(
-            Reach("batch normalization", lambda case: case["normalization"] == "batchnorm"),
-            Reach("layer normalization", lambda case: case["normalization"] == "layernorm"),
-            Reach("no normalization", lambda case: case["normalization"] is None),
+            *reaches,
             Reach("two hidden layers with regularisation", lambda case: len(case["hidden_dims"]) == 2
                   and case["reg"] > 0),
             Reach("dropout with two hidden layers", lambda case: uses_dropout(case) and len(case["hidden_dims"]) == 2),
             Reach("dropout with a normalization", lambda case: uses_dropout(case)
                   and case["normalization"] is not None),
         ),
-        notebook=fc_net_notebook,
-        program=fc_net_program,
-        expected=fc_net_expected,
+        notebook=partial(fc_net_notebook, handout),
+        program=partial(fc_net_program, handout=handout),
+        expected=partial(fc_net_expected, handout=handout),
         torch_expected=torch_fc_net,
         gradients=tuple(GradientCheck(f"grad_{k}", k, train_loss) for k in ("W1", "b1", "W2", "b2")),
         checks=(
             Check("init", outputs=tuple(f"init_{k}" for k in param_names(MAX_LAYERS, True)), compare=JUDGE_INIT,
                   description="__init__: W1..WL, b1..bL (and gamma, beta with a normalization) of the right "
                               "shapes; zero biases, gamma ones, beta zeros, weights with std weight_scale"),
-            Check("scores", tol=NORMALISED_GRADIENTS, compare=judge_scores,
-                  description="loss(X) in test mode: the class scores (batch norm with the fresh running "
-                              "statistics; eps inside or outside the square root)"),
-            Check("loss", tol=NORMALISED_GRADIENTS, compare=judge_loss,
+            Check("scores", tol=NORMALISED_GRADIENTS, compare=judge_scores, description=SCORES_DESCRIPTIONS[handout]),
+            Check("loss", tol=NORMALISED_GRADIENTS, compare=partial(judge_loss, handout=handout),
                   description="loss(X, y): softmax loss plus 0.5 * reg * sum(W**2) over the weights (with "
-                              "dropout: on the masks your dropout_forward draws for the seed)"),
-            Check("grads", outputs=tuple(f"grad_{k}" for k in param_names(MAX_LAYERS, True)), compare=judge_grads,
-                  tol=NORMALISED_GRADIENTS, points=2.0,
+                              "dropout: on the masks your dropout_forward draws for the seed, at the hand-out's p)"),
+            Check("grads", outputs=tuple(f"grad_{k}" for k in param_names(MAX_LAYERS, True)),
+                  compare=partial(judge_grads, handout=handout), tol=NORMALISED_GRADIENTS, points=2.0,
                   description="loss(X, y)'s gradient of every parameter, the regulariser's included"),
         ),
-        diagnoses=DIAGNOSES,
+        diagnoses=diagnoses(handout),
         read_only=("X", "y"),
         own_gradient=own_loss_gradient(
-            MODULE, "FullyConnectedNet", ctor=_ctor, params=case_params,
+            MODULE, "FullyConnectedNet", ctor=partial(_ctor, handout=handout), params=case_params,
             wrt={f"grad_{k}": k for k in param_names(MAX_LAYERS, True)}, max_entries=OWN_GRADIENT_MAX_ENTRIES,
-            sample=OWN_GRADIENT_SAMPLE, reference=reference_given),
+            sample=OWN_GRADIENT_SAMPLE, reference=partial(reference_given, handout=handout)),
     )
 
 
@@ -151,6 +192,13 @@ def case_params(case: Case) -> list[str]:
 
 def uses_dropout(case: Case) -> bool:
     return float(case.get("dropout_keep_ratio", 1)) != 1
+
+
+def dropout_p(case: Case, handout: Handout) -> float:
+    """What the hand-out's constructor puts in ``dropout_param['p']``: the keep ratio (2019+), or the probability
+    of dropping a unit, ``dropout`` (2016-17)."""
+    keep = float(case.get("dropout_keep_ratio", 1))
+    return keep if handout == "2019" else 1.0 - keep
 
 
 def mask_shapes(case: Case) -> list[tuple[int, int]]:
@@ -206,8 +254,8 @@ def valid_case(case: Case) -> bool:
 
 
 @st.composite
-def fc_net_cases(draw: st.DrawFn) -> Case:
-    normalization = draw(st.sampled_from([None, "batchnorm", "layernorm"]))
+def fc_net_cases(draw: st.DrawFn, normalizations: tuple[str | None, ...] = NORMALIZATIONS["2019"]) -> Case:
+    normalization = draw(st.sampled_from(normalizations))
     n = draw(st.integers(2, 5))
     d = draw(st.integers(3, 7))
     hidden = draw(st.lists(st.integers(3, 6), min_size=1, max_size=2))
@@ -222,45 +270,62 @@ def fc_net_cases(draw: st.DrawFn) -> Case:
     return draw(S.seeded_until(lambda rng: _build(rng, n, d, hidden, c, **options), valid_case, tries=256))
 
 
-def fc_net_notebook() -> list[NamedCase]:
+def fc_net_notebook(handout: Handout = "2019") -> list[NamedCase]:
     """The notebook's check: N=2, D=15, H1=20, H2=30, C=10, reg 0 and 3.14, weight_scale 5e-2 (seed 231); then
-    the same with batch norm and layer norm; then the dropout notebook's check, the plain net with keep
-    ratios 0.25, 0.5 (and 1, above) and seed 123, N=2, D=15, H1=20, H2=30, C=10."""
-    settings = [(normalization, reg, 1.0) for normalization in (None, "batchnorm", "layernorm") for reg in (0.0, 3.14)]
-    settings += [(None, 0.0, keep) for keep in (0.25, 0.5)]
+    the same with batch norm and layer norm (2016-17: batch norm only); then the dropout notebook's check, the
+    plain net with keep ratios 0.25, 0.5 (and 1, above) and seed 123, N=2, D=15, H1=20, H2=30, C=10 (2016-17:
+    dropout = drop probability 0.25 and 0.5, keep ratios 0.75 and 0.5)."""
+    normalizations = NORMALIZATIONS[handout]
+    settings = [(normalization, reg, 1.0) for normalization in normalizations for reg in (0.0, 3.14)]
+    settings += [(None, 0.0, keep) for keep in ((0.25, 0.5) if handout == "2019" else (0.75, 0.5))]
     found = []
     for normalization, reg, keep in settings:
         build = partial(_build, n=2, d=15, hidden=[20, 30], c=10, normalization=normalization, reg=reg,
                         weight_scale=5e-2, dropout_keep_ratio=keep, seed=123)
+        said = (f"dropout keep ratio {keep}" if handout == "2019"
+                else f"dropout {dropout_p({'dropout_keep_ratio': keep}, handout):g}")
         label = (f"notebook: 15-20-30-10 net on 2 examples, reg {reg}, normalization {normalization}"
-                 + (f", dropout keep ratio {keep}, seed 123" if keep != 1 else "") + " (seed 231)")
+                 + (f", {said}, seed 123" if keep != 1 else "") + " (seed 231)")
         found.append(NamedCase(label, first_valid(231, build, valid_case, "FullyConnectedNet")))
     return found
 
 
 # ---------------------------------------------------------------- program and reference
-def _ctor(case: Case) -> dict[str, Expr]:
-    names = ("hidden_dims", "input_dim", "num_classes", "normalization", "reg", "weight_scale")
-    ctor: dict[str, Expr] = {**{k: Input(k) for k in names}, "dtype": Const("float64")}
-    if uses_dropout(case):  # the hand-out's default (1, no seed) otherwise
-        ctor.update(dropout_keep_ratio=Input("dropout_keep_ratio"), seed=Input("seed"))
+def _normalization_ctor(case: Case, handout: Handout) -> dict[str, Expr]:
+    """The constructor's normalization keyword: ``normalization`` (2019+), or ``use_batchnorm`` (2016-17)."""
+    if handout == "2019":
+        return {"normalization": Input("normalization")}
+    return {"use_batchnorm": Const(case["normalization"] == "batchnorm")}
+
+
+def _ctor(case: Case, handout: Handout = "2019") -> dict[str, Expr]:
+    names = ("hidden_dims", "input_dim", "num_classes", "reg", "weight_scale")
+    ctor: dict[str, Expr] = {**{k: Input(k) for k in names}, **_normalization_ctor(case, handout),
+                             "dtype": Const("float64")}
+    if uses_dropout(case):  # the hand-out's default (no dropout, no seed) otherwise
+        rate: Expr = Input("dropout_keep_ratio") if handout == "2019" else Const(dropout_p(case, handout))
+        ctor.update({"dropout_keep_ratio" if handout == "2019" else "dropout": rate, "seed": Input("seed")})
     return ctor
 
 
-def fc_net_program(case: Case) -> Program:
+def fc_net_program(case: Case, handout: Handout = "2019") -> Program:
     """The larger init net and its parameters as constructed; then the case's net with the case's parameters
-    written in: scores (test mode) first, while batch norm's running statistics are fresh, then train mode."""
+    written in: scores (test mode) first, while batch norm's running statistics are fresh, then train mode;
+    with dropout, the multipliers the student's dropout_forward applies with the net's dropout_param, and that
+    dict's p."""
     d, hidden, c = INIT_DIMS
     init = initial_params(MODULE, "FullyConnectedNet", keys=param_names(len(hidden) + 1, True), ctor={
         "hidden_dims": Const(list(hidden)), "input_dim": Const(d), "num_classes": Const(c),
-        "normalization": Input("normalization"), "weight_scale": Input("weight_scale"), "dtype": Const("float64")})
-    net = net_program(MODULE, "FullyConnectedNet", ctor=_ctor(case), params=case_params(case), calls=(
+        **_normalization_ctor(case, handout), "weight_scale": Input("weight_scale"), "dtype": Const("float64")})
+    net = net_program(MODULE, "FullyConnectedNet", ctor=_ctor(case, handout), params=case_params(case), calls=(
         ("scores", "loss", (Input("X"),)), ("train", "loss", (Input("X"), Input("y")))),
         outputs={"scores": Result("scores")}, replace_misfits=True)
-    # the multipliers the student's dropout_forward applies with the net's dropout_param
     probes = [call(f"dropout_mask{i}", SUPPORT_MODULE, "dropout_probe", Func("layers", "dropout_forward"),
                    Result("net"), Const(list(shape)))
               for i, shape in enumerate(mask_shapes(case), start=1)] if uses_dropout(case) else []
+    if probes:  # the hand-out's loss() sets dropout_param['mode']: a net without one failed before this
+        probes.append(call("dropout_p", SUPPORT_MODULE, "snapshot", Attr(Result("net"), "dropout_param"),
+                           Const("p")))
     kept = Program(steps=tuple(probes), outputs={step.id: Result(step.id) for step in probes})
     return merged([init, net, fetched_loss_and_grads(case_params(case)), kept])
 
@@ -274,7 +339,7 @@ def _reference(case: Case, *, dropout: bool = True) -> ReferenceNet:
     return write_params(net, case, case_params(case))
 
 
-def fc_net_expected(case: Case) -> dict[str, Any]:
+def fc_net_expected(case: Case, handout: Handout = "2019") -> dict[str, Any]:
     d, hidden, c = INIT_DIMS
     init = ReferenceNet(list(hidden), input_dim=d, num_classes=c, normalization=case["normalization"],
                         weight_scale=case["weight_scale"], dtype=np.float64, rng=np.random.default_rng(0))
@@ -283,6 +348,9 @@ def fc_net_expected(case: Case) -> dict[str, Any]:
     result["scores"] = net.loss(case["X"])
     if case["normalization"] == "batchnorm":
         result[SCORES_EPS_OUTSIDE] = _test_scores(case, eps_outside=True)
+        if handout == "2017":
+            result[SCORES_BATCH_STATISTICS] = _batch_statistics_scores(case)
+    result["dropout_p"] = dropout_p(case, handout)
     loss, grads = net.loss(case["X"], case["y"])
     result["loss"] = loss
     result.update({f"grad_{k}": g for k, g in grads.items()})
@@ -314,15 +382,38 @@ def student_masks(case: Case, actual: Outputs) -> list[np.ndarray] | str:
     return found
 
 
-def reference_given(case: Case, actual: Outputs, expected: Outputs) -> Outputs:
+#: What p is in each hand-out's dropout_param (the constructor's keyword of the same meaning).
+P_MEANINGS: dict[Handout, str] = {"2019": "the probability of keeping a unit (dropout_keep_ratio)",
+                                  "2017": "the probability of dropping a unit (the constructor's dropout)"}
+
+
+def dropout_rate_problem(case: Case, actual: Outputs, handout: Handout) -> str | None:
+    """Why the network's ``dropout_param['p']`` is not the one the hand-out's constructor stores, or None."""
+    right = dropout_p(case, handout)
+    got = actual.get("dropout_p")
+    try:
+        value = float(got)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return (f"the network's dropout_param has no number p (got {type(got).__name__}); the hand-out's "
+                f"__init__ stores p = {right:g} there, {P_MEANINGS[handout]}")
+    if np.isclose(value, right, rtol=1e-6, atol=1e-9):
+        return None
+    return (f"the network's dropout_param['p'] is {value:g}, not {right:g}: in this hand-out p is "
+            f"{P_MEANINGS[handout]}, so its layers drop units at another rate than the constructor asks for")
+
+
+def reference_given(case: Case, actual: Outputs, expected: Outputs, handout: Handout = "2019") -> Outputs:
     """The reference's loss and gradients for what the student computed: ``expected`` itself without dropout;
     with dropout, the reference network run on the student's own dropout masks (an entry ``dropout_problem``
-    instead when those are unusable)."""
+    instead when those are unusable, or drawn at another p than the hand-out's)."""
     if not uses_dropout(case):
         return expected
     masks = student_masks(case, actual)
     if isinstance(masks, str):
         return {"dropout_problem": masks}
+    rate = dropout_rate_problem(case, actual, handout)
+    if rate is not None:
+        return {"dropout_problem": rate}
     loss, grads = _reference(case).loss(case["X"], case["y"], dropout_masks=masks)
     return {"loss": loss, **{f"grad_{k}": g for k, g in grads.items()}}
 
@@ -332,6 +423,10 @@ def reference_given(case: Case, actual: Outputs, expected: Outputs) -> Outputs:
 #: accepted convention of batchnorm_forward (no hand-out says where eps goes in test mode), so the network
 #: built on it is accepted too.
 SCORES_EPS_OUTSIDE = "scores_eps_outside"
+#: Test-mode scores with batch norm normalising by the batch's own statistics: what the 2016-17 skeleton's
+#: given ``bn_param[mode] = mode`` (a key named after the mode, not ``'mode'``) makes of loss(X), since its
+#: bn_params stay in train mode. A student who kept the hand-out's line is right for that hand-out.
+SCORES_BATCH_STATISTICS = "scores_batch_statistics"
 
 
 def _test_scores(case: Case, *, eps_outside: bool) -> np.ndarray:
@@ -346,13 +441,29 @@ def _test_scores(case: Case, *, eps_outside: bool) -> np.ndarray:
     return np.asarray(out @ case[f"W{layers}"] + case[f"b{layers}"])
 
 
+def _batch_statistics_scores(case: Case) -> np.ndarray:
+    """The scores with every batch norm layer normalising by the batch's mean and (biased) variance, eps 1e-5
+    inside the square root, and no dropout (its dropout_param is in test mode)."""
+    out = case["X"]
+    layers = len(case["hidden_dims"]) + 1
+    for i in range(1, layers):
+        a = out @ case[f"W{i}"] + case[f"b{i}"]
+        a = (a - a.mean(axis=0)) / np.sqrt(a.var(axis=0) + 1e-5)
+        out = np.maximum(case[f"gamma{i}"] * a + case[f"beta{i}"], 0.0)
+    return np.asarray(out @ case[f"W{layers}"] + case[f"b{layers}"])
+
+
 def judge_scores(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """allclose to the reference's scores, or (batch norm) to those with eps outside the square root."""
+    """allclose to the reference's scores, or (batch norm) to those with eps outside the square root, or (the
+    2016-17 hand-out) to those with the batch's statistics."""
     verdict = compare_arrays("scores", actual.get("scores"), expected["scores"], check.atol, check.rtol)
-    if verdict.passed or SCORES_EPS_OUTSIDE not in expected:
-        return verdict
-    other = compare_arrays("scores", actual.get("scores"), expected[SCORES_EPS_OUTSIDE], check.atol, check.rtol)
-    return other if other.passed else verdict
+    for accepted in (SCORES_EPS_OUTSIDE, SCORES_BATCH_STATISTICS):
+        if verdict.passed:
+            return verdict
+        if accepted in expected:
+            other = compare_arrays("scores", actual.get("scores"), expected[accepted], check.atol, check.rtol)
+            verdict = other if other.passed else verdict
+    return verdict
 
 
 #: Names and shapes as the reference's, zero biases, gamma ones, beta zeros, and the weights' pooled standard
@@ -361,18 +472,21 @@ JUDGE_INIT = InitRule(starts={"b": 0.0, "gamma": 1.0, "beta": 0.0}, say_all=True
                       spread=scale_argument("weight_scale", rtol=INIT_SCALE_RTOL, pooled=True))
 
 
-def judge_loss(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
-    """allclose to the reference's loss (with dropout: the reference's on the student's own masks)."""
-    given = reference_given(case, actual, expected)
+def judge_loss(case: Case, actual: Outputs, expected: Outputs, check: Check, handout: Handout = "2019") -> Verdict:
+    """allclose to the reference's loss (with dropout: the reference's on the student's own masks, drawn at the
+    hand-out's p)."""
+    given = reference_given(case, actual, expected, handout)
     if "dropout_problem" in given:
         return Verdict(False, str(given["dropout_problem"]))
     return compare_arrays("loss", actual.get("loss"), given["loss"], check.atol, check.rtol)
 
 
-def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check) -> Verdict:
+def judge_grads(case: Case, actual: Outputs, expected: Outputs, check: Check, handout: Handout = "2019",
+                ) -> Verdict:
     """Every gradient the reference has, allclose within the check's tolerance (the keys depend on the case's
-    depth and normalization; with dropout, the reference's on the student's own masks)."""
-    expected = reference_given(case, actual, expected)
+    depth and normalization; with dropout, the reference's on the student's own masks, drawn at the hand-out's
+    p)."""
+    expected = reference_given(case, actual, expected, handout)
     if "dropout_problem" in expected:
         return Verdict(False, str(expected["dropout_problem"]))
     return compare_entries(actual, expected, check, "grad_", missing=NOT_PRODUCED)
@@ -407,7 +521,41 @@ def _without_dropout(case: Case) -> dict[str, Any] | None:
     return {"loss": _reference(case, dropout=False).loss(case["X"], case["y"])[0]} if uses_dropout(case) else None
 
 
-DIAGNOSES: tuple[Diagnosis, ...] = (
+def _other_p(handout: Handout, case: Case) -> dict[str, Any] | None:
+    """The network storing the other meaning of p (1 - the hand-out's p); None where that is the same p."""
+    right = dropout_p(case, handout)
+    return {"dropout_p": 1.0 - right} if uses_dropout(case) and right != 0.5 else None
+
+
+#: The other meaning of p, as each hand-out's constructor keyword says it.
+OTHER_P: dict[Handout, str] = {
+    "2019": "The network's dropout_param['p'] is 1 - dropout_keep_ratio: in this hand-out p is the probability "
+            "of keeping a unit, so store p = dropout_keep_ratio (the hand-out's __init__ does).",
+    "2017": "The network's dropout_param['p'] is 1 - dropout: in this hand-out (2016-17) dropout and p are the "
+            "probability of dropping a unit, so store p = dropout (the hand-out's __init__ does).",
+}
+
+
+#: The constructor's dropout keyword when dropout is on, as each hand-out says it.
+DROPOUT_ON: dict[Handout, str] = {"2019": "dropout_keep_ratio < 1", "2017": "dropout > 0"}
+
+
+def diagnoses(handout: Handout) -> tuple[Diagnosis, ...]:
+    """The regulariser's slips (REG_DIAGNOSES), dropout left out, and the network storing the other meaning of
+    the hand-out's dropout p, each said with the hand-out's keywords."""
+    return (
+        *REG_DIAGNOSES,
+        variant_diagnosis(
+            "dropout_not_applied",
+            f"With {DROPOUT_ON[handout]} the train-mode loss is the one without dropout: call dropout_forward(out, "
+            "self.dropout_param) after each hidden layer's ReLU (and dropout_backward on the way back).",
+            _without_dropout, ("loss",), ("loss",)),
+        variant_diagnosis("dropout_p_complement", OTHER_P[handout], partial(_other_p, handout), ("dropout_p",),
+                          ("loss",)),
+    )
+
+
+REG_DIAGNOSES: tuple[Diagnosis, ...] = (
     variant_diagnosis(
         "reg_without_half",
         "The loss adds reg * sum(W**2), without the 0.5: the hand-out's regulariser is 0.5 * reg * sum(W**2), "
@@ -421,11 +569,6 @@ DIAGNOSES: tuple[Diagnosis, ...] = (
         "reg_gradient_missing",
         "The weight gradients miss the regulariser's part: add reg * W to each grads['W...'].",
         lambda case: _reg_variant(case, grads_dropped=True), ("grad_W1", "grad_W2"), ("grads",)),
-    variant_diagnosis(
-        "dropout_not_applied",
-        "With dropout_keep_ratio < 1 the train-mode loss is the one without dropout: call dropout_forward(out, "
-        "self.dropout_param) after each hidden layer's ReLU (and dropout_backward on the way back).",
-        _without_dropout, ("loss",), ("loss",)),
 )
 
 

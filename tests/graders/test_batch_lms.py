@@ -134,10 +134,11 @@ def test_a_canvas_download_is_one_entry_per_student_and_the_last_upload_wins(tmp
     export, out = canvas_export(tmp_path / "export"), tmp_path / "out"
     result = nngrade_batch(export, out, tmp_path, roster="ID;Name\n1001;Student One\n1002;Student Two\n")
     assert result.returncode == 0, result.stderr
-    # onestudent's layers-1.py (correct) replaced layers.py (wrong): full marks prove which one was graded
+    # onestudent's layers-1.py (correct) replaced layers.py (wrong): full marks prove which one was graded; the
+    # names are the roster's, not Canvas's lower-cased "sortable" ones
     assert people(gradebook(out)) == [
-        ("onestudent_1001", "1001", "onestudent", "", "1", "graded"),
-        ("twostudent_1002", "1002", "twostudent", "", "0", "graded"),
+        ("onestudent_1001", "1001", "Student One", "", "1", "graded"),
+        ("twostudent_1002", "1002", "Student Two", "", "0", "graded"),
     ]
     staged = out / ".nngrade-staged" / "onestudent_1001"
     assert sorted(p.name for p in staged.iterdir()) == ["layer_utils.py", "layers.py"]
@@ -377,6 +378,12 @@ def test_roster_matching_by_id_email_or_plain_entry_name(tmp_path: Path) -> None
     check = check_roster(roster, entries)
     assert check.missing == [Identity("1009", "Student Nine")]
     assert check.warnings == ["submission_3 (Student Stray (2000)) is not on the roster"]
+    # matched entries' students completed from the roster: the id and email the export lacked, the roster's name
+    assert check.identities == {
+        "submission_1": (Identity("1001", "Student One"),),
+        "submission_2": (Identity("1002", "Student Two", "two@example.edu"),),
+        "s7": (Identity("s7", "Student Seven"),),
+    }
 
 
 def test_staging_writes_fresh_files_under_their_original_names(tmp_path: Path) -> None:

@@ -143,3 +143,64 @@ def test_a_wrong_w2_shape_costs_the_init_check_alone() -> None:
     runs = [run_case(spec, case, modules) for case in [*spec.fixed_cases(), *main_cases(spec, 4)]]
     assert set(failing(runs)) == {"init"}
     assert {d.name for d in spec.diagnoses if d.applies(runs)} == {"w2_rows_unpooled"}
+
+
+# ---------------------------------------------------------------- the 2016-17 hand-out (handout = "2017")
+def drop_p_dropout(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    """A 2016-17 dropout_forward: p is the probability of dropping a unit (the reference's p keeps one)."""
+    return layers.dropout_forward(x, {**dropout_param, "p": 1 - dropout_param["p"]})
+
+
+def skeleton_batchnorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict[str, Any]) -> Any:
+    """Batch norm as the 2016-17 skeleton's ``bn_param[mode] = mode`` leaves it: its 'mode' stays 'train'."""
+    return layers.batchnorm_forward(x, gamma, beta, {**bn_param, "mode": "train"})
+
+
+def student_2017(stored_p: Callable[[float], float] = lambda dropout: dropout) -> dict[str, Any]:
+    """A 2016-17 student's modules: FullyConnectedNet(hidden_dims, ..., dropout=0, use_batchnorm=False, ...) that
+    stores ``stored_p(dropout)`` as dropout_param['p'] (the hand-out: dropout itself), on a drop-p dropout and the
+    skeleton's batch norm that never leaves train mode."""
+    modules = student(drop_p_dropout, batchnorm_forward=skeleton_batchnorm)
+    handout = modules["fc_net"].FullyConnectedNet
+
+    class Net2017(handout):  # type: ignore[misc, valid-type]
+        def __init__(self, hidden_dims: list[int], input_dim: int = 3 * 32 * 32, num_classes: int = 10,
+                     dropout: float = 0, use_batchnorm: bool = False, reg: float = 0.0, weight_scale: float = 1e-2,
+                     dtype: Any = np.float32, seed: int | None = None) -> None:
+            super().__init__(hidden_dims, input_dim, num_classes, dropout_keep_ratio=1 - dropout,
+                             normalization="batchnorm" if use_batchnorm else None, reg=reg,
+                             weight_scale=weight_scale, dtype=dtype, seed=seed)
+            if self.use_dropout:
+                self.dropout_param["p"] = stored_p(dropout)
+
+    modules["fc_net"].FullyConnectedNet = Net2017
+    return modules
+
+
+def test_the_2017_handout_network_gets_full_marks_and_the_2019_spec_cannot_build_it() -> None:
+    spec = registry.get("FullyConnectedNet", handout="2017")
+    cases = main_cases(spec, 30)
+    assert {c["normalization"] for c in cases} == {None, "batchnorm"} and any(FC.uses_dropout(c) for c in cases)
+    runs = [run_case(spec, case, student_2017()) for case in cases]
+    assert not failing(runs)
+    default = registry.get("FullyConnectedNet")
+    errors = [run_case(default, case, student_2017()).error or "" for case in default.fixed_cases()]
+    assert all("TypeError" in e and "unexpected keyword argument" in e for e in errors)
+
+
+def test_a_2017_network_storing_the_keep_probability_loses_loss_and_grads_named() -> None:
+    spec = registry.get("FullyConnectedNet", handout="2017")
+    runs = [run_case(spec, case, student_2017(lambda dropout: 1 - dropout)) for case in main_cases(spec, 30)]
+    lost = [r for r in runs if r.failed]
+    assert lost and all(FC.uses_dropout(r.case) and r.case["dropout_keep_ratio"] != 0.5 for r in lost)
+    assert all(set(failing([r])) == {"loss", "grads"} for r in lost)
+    assert {d.name for d in spec.diagnoses if d.applies(runs)} == {"dropout_p_complement"}
+
+
+def test_the_2017_handout_reaches_its_cases_and_an_unknown_handout_is_refused() -> None:
+    spec = registry.get("FullyConnectedNet", handout="2017")
+    cases = main_cases(spec, 40)
+    assert all(any(reach.holds(c) for c in cases) for reach in spec.reaches)
+    assert "layernorm_forward" not in spec.builds_on
+    with pytest.raises(ValueError, match="handout must be one of"):
+        registry.get("FullyConnectedNet", handout="2018")

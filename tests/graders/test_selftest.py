@@ -361,3 +361,15 @@ def test_command_refuses_unknown_entries_and_entries_without_one_assignment() ->
         cli.main, ["selftest", "--assignment", "cs231n-a2", "--assignment", "dlfs", "--entry", "x"]
     )
     assert ambiguous.exit_code == 2 and "exactly one --assignment" in ambiguous.output
+
+
+def test_tables_show_messages_as_text_not_markup() -> None:
+    """An error from student code (or a pattern such as `bn_param[mode]`) is printed as written: rich markup in it
+    is neither applied nor swallowed."""
+    from rich.console import Console
+
+    summary = scored({"m": result(error="Traceback\nValueError: bad [bold]bn_param[mode][/bold]", job_id="m"),
+                      "e": result(job_id="e")})
+    console = Console(width=300, record=True)
+    console.print(entries_table(summary, wide=True))
+    assert "bad [bold]bn_param[mode][/bold]" in console.export_text()
