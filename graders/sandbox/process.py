@@ -38,8 +38,9 @@ from graders.sandbox.wire import HEADER, WireError, frame
 
 HERE = Path(__file__).parent
 WORKER_SCRIPT = HERE / "worker_main.py"
-#: Files copied beside the worker script: it imports them to confine itself (nothing else of nngrade).
-WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py")
+#: Files copied beside the worker script: it imports them to confine itself and to read and write arrays (nothing
+#: else of nngrade).
+WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py", "npy.py")
 #: Read-only paths every worker needs besides its interpreter's folders: shared libraries NumPy's extension
 #: modules load lazily, and the devices Python may open.
 SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives",

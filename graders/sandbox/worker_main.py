@@ -18,6 +18,7 @@ through a spec's program without a subprocess.
 
 from __future__ import annotations
 
+import _signal
 import _thread
 import gc
 import importlib
@@ -52,11 +53,9 @@ class Encoder:
         self.blobs: list[bytes] = []
 
     def array(self, value: np.ndarray) -> dict[str, Any]:
-        if value.dtype.kind not in "biuf" or value.dtype.fields is not None or value.dtype.subdtype is not None:
+        if not npy().is_plain(value.dtype):
             return {"__obj__": "ndarray", "repr": f"array of dtype {value.dtype} and shape {value.shape}"}
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        self.blobs.append(buffer.getvalue())
+        self.blobs.append(npy().to_bytes(value))
         return {"__nd__": len(self.blobs) - 1}
 
     def opaque(self, value: Any) -> dict[str, Any]:
@@ -98,7 +97,7 @@ def decode(node: Any, blobs: list[bytes]) -> Any:
         return [decode(v, blobs) for v in node]
     if isinstance(node, dict):
         if "__nd__" in node:
-            return np.load(io.BytesIO(blobs[node["__nd__"]]), allow_pickle=False)
+            return read_array(blobs[node["__nd__"]])
         if "__tuple__" in node:
             return tuple(decode(v, blobs) for v in node["__tuple__"])
         if "__dict__" in node:
@@ -107,6 +106,28 @@ def decode(node: Any, blobs: list[bytes]) -> Any:
             return float(node["__float__"])
         raise ValueError(f"unknown node {sorted(node)}")
     return node
+
+
+def read_array(blob: bytes) -> np.ndarray:
+    """A (writable) array from the parent's ``.npy`` bytes: NumPy's layout read directly, anything else by
+    ``np.load``."""
+    simple = npy().simple_header(blob)
+    if simple is None:
+        return np.load(io.BytesIO(blob), allow_pickle=False)
+    shape, fortran, dtype, offset = simple
+    flat = np.frombuffer(blob, dtype=dtype, count=int(np.prod(shape, dtype=np.int64)), offset=offset)
+    if fortran:
+        return flat.reshape(shape, order="F").copy(order="F")
+    return flat.reshape(shape).copy()
+
+
+_NPY: list[ModuleType] = []
+
+
+def npy() -> ModuleType:
+    """graders/sandbox/npy.py (shared with the parent's wire.py), loaded beside this script when the worker
+    starts: once the worker is confined it may not read its own folder."""
+    return _NPY[0]
 
 
 # ------------------------------------------------------------------ interpreter
@@ -446,6 +467,9 @@ def _sibling(name: str) -> ModuleType:
     return module
 
 
+_NPY.append(_sibling("npy"))
+
+
 def _thread_count() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
@@ -532,10 +556,23 @@ class Hygiene:
         self.gate = gate
         self.cwd = os.getcwd()
         self.recursion = sys.getrecursionlimit()
-        self.handlers = {s: signal.getsignal(s) for s in signal.valid_signals()
+        # _signal's own getsignal: the same handlers as signal.getsignal without wrapping each in an enum (this
+        # runs after every call, over every signal)
+        self.handlers = {int(s): _signal.getsignal(s) for s in signal.valid_signals()
                          if s not in (signal.SIGKILL, signal.SIGSTOP)}
         self.threads = _thread._count()
         self.fingerprint = _baseline()
+        #: the forbidden modules loaded after the previous call (nothing of the student's runs in between)
+        self.loaded: list[str] | None = None
+
+    def forbidden_before(self) -> list[str]:
+        if self.loaded is None:
+            self.loaded = forbidden_loaded(self.gate.forbidden)
+        return self.loaded
+
+    def forbidden_after(self) -> list[str]:
+        self.loaded = forbidden_loaded(self.gate.forbidden)
+        return self.loaded
 
     def after_run(self) -> list[str]:
         tainted = []
@@ -547,7 +584,7 @@ class Hygiene:
                 tainted.append("a timer was left pending")
         for number, handler in self.handlers.items():
             try:
-                if signal.getsignal(number) is not handler:
+                if _signal.getsignal(number) is not handler:
                     signal.signal(number, handler)
             except (OSError, ValueError, TypeError):
                 pass
@@ -568,7 +605,10 @@ class Hygiene:
 
 def forbidden_loaded(forbidden: set[str]) -> list[str]:
     """Forbidden libraries present in sys.modules, however they got there (e.g. with the gate removed)."""
-    return sorted({name for name in list(sys.modules) if name.partition(".")[0] in forbidden})
+    if not forbidden:
+        return []
+    below = tuple(f"{name}." for name in forbidden)
+    return sorted(name for name in list(sys.modules) if name in forbidden or name.startswith(below))
 
 
 # ------------------------------------------------------------------ serving
@@ -771,7 +811,7 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
     created_before = len(stand_ins.created) if stand_ins is not None else 0
     interpreter = Interpreter(modules)
     attempts_before = len(gate.attempts)
-    loaded_before = forbidden_loaded(gate.forbidden)
+    loaded_before = hygiene.forbidden_before()
     encoder = Encoder()
     reply: dict[str, Any] = {"ok": True, "error": None}
     outputs: Any = None
@@ -800,7 +840,7 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
     del outputs, inputs, interpreter.modules
     gc.collect(1)
     reply["student_s"] = interpreter.student_s
-    sneaked = [m for m in forbidden_loaded(gate.forbidden) if m not in loaded_before]
+    sneaked = [m for m in hygiene.forbidden_after() if m not in loaded_before]
     reply["forbidden"] = gate.attempts[attempts_before:] + sneaked
     tainted = hygiene.after_run()
     if tainted:

@@ -13,10 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.lib import format as npy_format
 
+from graders.sandbox import npy as npy_layout
 from graders.sandbox.wire import Opaque, WireError, decode_npy, decode_reply_value, encode_array, encode_value
-from graders.sandbox.worker_main import Encoder
+from graders.sandbox.worker_main import Encoder, read_array
 
 LIMIT = 64 << 20
 
@@ -171,3 +175,32 @@ def test_forged_cell_errors_are_a_wire_error(forged: Any) -> None:
 
     with pytest.raises(WireError):
         replies.load(_load_reply(forged), {"layers": "layers"})
+
+
+# ------------------------------------------------------------------ the .npy layout both ends share
+PLAIN_DTYPES = st.sampled_from(["<f8", "<f4", "<f2", ">f8", "<i8", "<i4", "|i1", "<u2", "|u1", "|b1"])
+
+
+@given(dtype=PLAIN_DTYPES, shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),
+       fortran=st.booleans())
+def test_fast_npy_bytes_are_what_numpy_reads_and_both_ends_read_numpy_s_own(dtype: str, shape: tuple[int, ...],
+                                                                              fortran: bool) -> None:
+    array = (np.arange(int(np.prod(shape))).reshape(shape) % 7).astype(dtype)
+    if fortran:
+        array = np.asfortranarray(array)
+    ours = npy_layout.to_bytes(array)
+    assert (len(ours) - array.nbytes) % npy_layout.ALIGN == 0  # the data aligned as NumPy aligns it
+    theirs = io.BytesIO()
+    np.save(theirs, array, allow_pickle=False)
+    for blob in (ours, theirs.getvalue()):
+        assert npy_layout.simple_header(blob) is not None  # both take the fast path at both ends
+        for parsed in (np.load(io.BytesIO(blob), allow_pickle=False), decode_npy(blob, 1 << 20), read_array(blob)):
+            assert parsed.dtype == array.dtype and parsed.shape == array.shape
+            assert np.array_equal(parsed, array)
+    assert read_array(ours).flags.writeable  # the student may write into an input, as with np.load
+
+
+def test_only_plain_dtypes_have_fast_bytes() -> None:
+    for value in (np.array([1 + 2j]), np.array(["a"]), np.zeros(2, dtype=[("a", "<f8")])):
+        with pytest.raises(ValueError, match="not a plain"):
+            npy_layout.to_bytes(value)
