@@ -55,9 +55,38 @@ def clean_environment(overrides: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
+#: A shared memory-backed folder for grading's scratch files, where the system has one.
+MEMORY_TEMPORARY = "/dev/shm"
+#: Free space the memory-backed folder must have to be used (a class's workers each copy a submission there).
+MEMORY_TEMPORARY_MIN_FREE = 1 << 30
+_TEMPORARY_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+
+
+def scratch_base() -> str | None:
+    """Where grading's short-lived folders go (staged submissions, the workers' folders): the caller's TMPDIR
+    when they set one (a batch sets it to each grading process's private home, removed with it), else
+    /dev/shm when it is a system's shared memory-backed folder with room, else the system default (None).
+
+    WHY memory: every function's fresh worker gets its own copy of the staged submission, and on a disk file
+    system those folders and files (a few hundred per submission) cost about a quarter of a warm grading's time
+    on this project's CI machine. The folders are mkdtemp's (0700, unpredictable names), as anywhere else."""
+    if any(os.environ.get(name) for name in _TEMPORARY_VARIABLES):
+        return None
+    try:
+        info = os.lstat(MEMORY_TEMPORARY)
+        space = os.statvfs(MEMORY_TEMPORARY)
+    except OSError:
+        return None
+    shared = stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and info.st_mode & 0o1777 == 0o1777
+    if shared and space.f_bavail * space.f_frsize >= MEMORY_TEMPORARY_MIN_FREE and os.access(
+            MEMORY_TEMPORARY, os.W_OK | os.X_OK):
+        return MEMORY_TEMPORARY
+    return None
+
+
 def private_folder(prefix: str) -> Path:
-    """A fresh folder only this user can enter (mkdtemp: mode 0700)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
+    """A fresh folder only this user can enter (mkdtemp: mode 0700), in :func:`scratch_base`."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_base()))
 
 
 def remove_tree(path: Path) -> None:

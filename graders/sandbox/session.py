@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from graders.isolation import private_folder
 from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import ForkedWorker, ForkServer, Limits, Worker, WorkerCrashed, WorkerTimeout
 from graders.sandbox.wire import WireError, decode_reply_value, encode_value
@@ -89,7 +90,7 @@ class SandboxSession:
         self.plan = layers.plan(python, mode)
         #: what the worker may not import, made unreadable from outside it (see layers.hidden_paths)
         self.hidden = layers.hidden_paths(self.plan, [*layers.GRADER_PACKAGES, *forbidden])
-        self.home = Path(tempfile.mkdtemp(prefix="nngrade-worker-"))
+        self.home = private_folder("nngrade-worker-")
         self.runs = self._runs_folder()
         self.worker: Worker | None = None
         self.spare: Worker | None = None  # launched, hello and load sent, replies not read yet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,35 @@ def test_worker_cannot_import_the_reference_or_the_grader(tmp_path: Path, grade_
     assert f"No module named '{package}'" in entry["checks"][0]["message"]
     for name in ("relu_forward", "relu_backward"):
         assert full_marks(functions[name]), name
+
+
+# ------------------------------------------------------------------ where scratch folders go
+def test_scratch_folders_follow_tmpdir_when_the_caller_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graders import isolation
+
+    monkeypatch.setenv("TMPDIR", "/somewhere/else")
+    assert isolation.scratch_base() is None  # tempfile then honours TMPDIR (a batch's private home)
+
+
+def test_scratch_folders_use_a_shared_memory_folder_only_when_it_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graders import isolation
+
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(name, raising=False)
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(isolation, "MEMORY_TEMPORARY", str(shared))
+    monkeypatch.setattr(isolation, "MEMORY_TEMPORARY_MIN_FREE", 0)
+    expected = str(shared) if os.geteuid() == 0 else None  # owned by root, as /dev/shm is
+    assert isolation.scratch_base() == expected
+    shared.chmod(0o700)
+    assert isolation.scratch_base() is None  # not a shared temporary folder
+    link = tmp_path / "link"
+    link.symlink_to(shared)
+    monkeypatch.setattr(isolation, "MEMORY_TEMPORARY", str(link))
+    assert isolation.scratch_base() is None  # never through a link
+    monkeypatch.setattr(isolation, "MEMORY_TEMPORARY", str(tmp_path / "missing"))
+    assert isolation.scratch_base() is None
