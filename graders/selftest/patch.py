@@ -18,7 +18,9 @@ Tree = dict[str, bytes]
 
 @dataclass(frozen=True)
 class Patch:
-    """Replace ``old`` (which must occur exactly once in ``path``) by ``new``."""
+    """Replace ``old`` (which must occur exactly once in ``path``) by ``new``; with ``old`` empty and no such
+    file in the tree, add the file with ``new`` as its content (a hand-out year that has a module the base
+    lacks)."""
 
     path: str
     old: str
@@ -26,7 +28,8 @@ class Patch:
 
 
 class PatchError(ValueError):
-    """A patch names a file the tree does not have, or its snippet does not occur exactly once."""
+    """A patch names a file the tree does not have (and is not adding it), or its snippet does not occur exactly
+    once."""
 
 
 def read_tree(folder: Path) -> Tree:
@@ -42,6 +45,9 @@ def apply_patches(files: Tree, patches: Iterable[Patch], name: str = "patch") ->
     """A copy of ``files`` with every patch applied in order; ``name`` labels the error messages."""
     files = dict(files)
     for patch in patches:
+        if patch.path not in files and not patch.old:
+            files[patch.path] = patch.new.encode()
+            continue
         if patch.path not in files:
             raise PatchError(f"{name}: no file {patch.path!r} to patch")
         text = files[patch.path].decode()

@@ -102,6 +102,13 @@ def test_patch_of_a_missing_file_is_refused() -> None:
         apply_patches(TREE, [Patch("cs231n/other.py", "a", "b")])
 
 
+def test_patch_with_an_empty_snippet_adds_a_missing_file_only() -> None:
+    added = apply_patches(TREE, [Patch("cs231n/neural_net.py", "", "class TwoLayerNet: ...\n")])
+    assert added["cs231n/neural_net.py"] == b"class TwoLayerNet: ...\n" and added[LAYERS] == TREE[LAYERS]
+    with pytest.raises(PatchError, match="matches"):  # an existing file is never replaced wholesale
+        apply_patches(TREE, [Patch(LAYERS, "", "x = 1\n")])
+
+
 def test_tree_round_trips_through_a_folder(tmp_path: Path) -> None:
     write_tree(TREE, tmp_path / "sub")
     (tmp_path / "sub" / "cs231n" / "__pycache__").mkdir()
