@@ -39,7 +39,7 @@ from graders import courses
 from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, frame
 from graders.specs.base import Case, Spec
 
-FORMAT = 1
+FORMAT = 2
 ENV_VARIABLE = "NNGRADE_CASE_BANK"
 #: Largest bank file read back (a dropout function's cases are tens of MB).
 MAX_FILE_BYTES = 1 << 30
@@ -123,8 +123,9 @@ def bank_folder() -> Path:
 @dataclass
 class Banked:
     """One function's cases and answers: ``cases[tier]`` and ``expected[tier]`` are parallel lists. Tiers:
-    "property" (the recorded hypothesis cases), "fixed", "scale" and "robust:<name>" (whose cases the spec
-    builds deterministically; only their answers are stored)."""
+    "property" (the recorded hypothesis cases), "fixed" and "scale" (the spec's deterministic tiers, stored
+    because reading them back is cheaper than drawing their large arrays again) and "robust:<name>" (built by
+    the spec, small; only their answers are stored)."""
 
     cases: dict[str, list[Case]] = field(default_factory=dict)
     expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -8,9 +8,12 @@ a worker of its own.
 
 from __future__ import annotations
 
+import os
+import queue
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from graders.module_problems import ProblemLog
 from graders.report.text import clean_strings
 from graders.runner import FunctionGrader, output_tail
 from graders.sandbox.process import Limits, WorkerCrashed, WorkerTimeout
-from graders.sandbox.session import SandboxSession
+from graders.sandbox.session import Lane, SandboxSession
 from graders.specs.base import Case, Spec
 from graders.specs.program import functions_called
 from graders.submission import Staged, forbidden_imports, stage
@@ -63,6 +66,9 @@ class GradeOptions:
     budget_s: float | None = DEFAULT_BUDGET_S
     #: replay cases and answers from the case bank (graders/casebank.py), building it on first use
     case_bank: bool = True
+    #: functions graded at the same time, each in a worker of its own (the report is the same); None: two
+    #: where the machine has two cores or more. A batch that grades several submissions at once sets one.
+    lanes: int | None = None
 
 
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
@@ -81,26 +87,17 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         static_forbidden = _static_scan(staged, assignment)
         problems = ProblemLog()
         hide = [str(Path(__file__).resolve().parents[1])]
+        lanes = min(resolved_lanes(options.lanes), max(1, len(selected)))
         with SandboxSession(
             staged, assignment.forbidden_imports, options.python or assignment.python, options.limits, hide,
-            options.sandbox, assignment.stand_ins,
+            options.sandbox, assignment.stand_ins, lanes,
         ) as session, strict_shapes(assignment.strict_shapes):
-            functions = [
-                _grade_one(
-                    graded,
-                    staged,
-                    session,
-                    static_forbidden,
-                    profile,
-                    options,
-                    assignment.modules.get(graded.spec.module, []),
-                    deadline,
-                    bank,
-                    no_data,
-                    problems,
-                )
-                for graded in selected
-            ]
+
+            def grade_in(lane: Lane, graded: GradedFunction) -> dict[str, Any]:
+                return _grade_one(graded, staged, lane, static_forbidden, profile, options,
+                                  assignment.modules.get(graded.spec.module, []), deadline, bank, no_data, problems)
+
+            functions = in_lanes(session.lanes, selected, grade_in)
             sandbox = session.describe()
             missing = session.load_report.stand_ins
             warnings += cell_error_warnings(staged, session.load_report.modules)
@@ -173,10 +170,39 @@ def _static_scan(staged: Staged, assignment: Assignment) -> dict[str, dict[str |
     }
 
 
+def resolved_lanes(lanes: int | None) -> int:
+    """How many functions to grade at once: ``lanes``, or by default two where the machine has two cores or
+    more (the grader judges one function's replies while the other's worker runs), else one."""
+    if lanes is not None:
+        return max(1, lanes)
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def in_lanes(lanes: list[Lane], selected: list[GradedFunction],
+             grade_in: Callable[[Lane, GradedFunction], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grade ``selected`` on ``lanes``, as many functions at a time as there are lanes, started in order; the
+    entries come back in the assignment's order whatever order they finished in."""
+    if len(lanes) == 1:
+        return [grade_in(lanes[0], graded) for graded in selected]
+    free: queue.SimpleQueue[Lane] = queue.SimpleQueue()
+    for lane in lanes:
+        free.put(lane)
+
+    def task(graded: GradedFunction) -> dict[str, Any]:
+        lane = free.get()
+        try:
+            return grade_in(lane, graded)
+        finally:
+            free.put(lane)
+
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="nngrade-lane") as pool:
+        return list(pool.map(task, selected))
+
+
 def _grade_one(
     graded: GradedFunction,
     staged: Staged,
-    session: SandboxSession,
+    session: Lane,
     static_forbidden: dict[str, dict[str | None, list[str]]],
     profile: dict[str, int],
     options: GradeOptions,

@@ -103,7 +103,7 @@ def _first_line(text: str) -> str:
 
 
 class ProblemLog:
-    """The module-level problems met while grading one submission, each recorded once, in the order met.
+    """The module-level problems met while grading one submission, each recorded once.
 
     ``import_failed`` and ``missing_file`` return the short sentence an affected function's checks carry.
     :meth:`entries` gives report.json's ``problems`` once every function is graded."""
@@ -165,8 +165,12 @@ class ProblemLog:
             if isinstance(module, str):
                 blocked.setdefault(module, []).append(str(function.get("name", "")))
         by_file = {p["module_file"]: p for p in self._problems.values() if p["kind"] == "import"}
+        # In the order of the first function each problem kept from being graded (functions graded at the same
+        # time may meet them in either order; the report must not depend on which came first).
+        first = {module: index for index, module in enumerate(blocked)}
+        ordered = sorted(self._problems.items(), key=lambda item: first.get(item[0], len(first)))
         entries = []
-        for module, problem in self._problems.items():
+        for module, problem in ordered:
             entry = dict(problem, functions=blocked.get(module, []))
             origin = by_file.get(problem["file"] or "")
             if (problem["kind"] == "import" and origin is not None and origin["module"] != module

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from graders.backward import second_chances
 from graders.casebank import Banked, CaseBank, engine_settings, property_examples, record_property_cases
 from graders.evaluate import expected_outputs, judge
 from graders.sandbox.process import WorkerCrashed, WorkerTimeout
-from graders.sandbox.session import Call, RunReply, SandboxSession
+from graders.sandbox.session import Call, Lane, RunReply
 from graders.specs.base import Case, CaseRun, ErrorCase, Robustness, Spec, Verdict, describe_case
 from graders.specs.program import Program, setup_steps
 
@@ -94,7 +95,7 @@ def guarded_inputs(spec: Spec) -> tuple[str, ...]:
 class FunctionGrader:
     """Runs one function's cases through the sandbox and collects the evidence."""
 
-    def __init__(self, session: SandboxSession, spec: Spec, profile: dict[str, int], seed: int,
+    def __init__(self, session: Lane, spec: Spec, profile: dict[str, int], seed: int,
                  deadline: float | None = None, bank: CaseBank | None = None) -> None:
         self.session = session
         self.spec = spec
@@ -275,12 +276,12 @@ class FunctionGrader:
         spec = self.spec
         try:
             banked = self.banked()
-            fixed = spec.fixed_cases()
+            fixed = self.tier_cases("fixed", spec.fixed_cases, banked)
             for run in self.guarded_batch(fixed, banked.expected.get("fixed") if banked else None):
                 self._keep_first_failure(run)
             if banked is None or not self.replay(banked):
                 self.explore()
-            scale = spec.scale_cases()
+            scale = self.tier_cases("scale", spec.scale_cases, banked)
             for run in self.guarded_batch(scale, banked.expected.get("scale") if banked else None):
                 self._keep_first_failure(run)
             for check in spec.robustness:
@@ -311,6 +312,14 @@ class FunctionGrader:
                 f" the skeleton raises {error.error.__name__} there, and so should yours (this costs no points)"
             )
 
+    @staticmethod
+    def tier_cases(tier: str, build: Callable[[], list[Case]], banked: Banked | None) -> list[Case]:
+        """A deterministic tier's cases: the bank's copy when it has one (drawing a notebook's or a scale tier's
+        large arrays again cost more than reading them), else built now."""
+        if banked is not None and tier in banked.cases and len(banked.cases[tier]) == len(banked.expected[tier]):
+            return banked.cases[tier]
+        return build()
+
     def banked(self) -> Banked | None:
         """This function's banked cases and answers (built now when the bank does not have them yet)."""
         if self.bank is None:
@@ -328,7 +337,7 @@ class FunctionGrader:
         recorded = record_property_cases(spec.cases(), property_examples(spec, self.profile), self.seed)
         tiers = {"fixed": spec.fixed_cases(), "property": recorded, "scale": spec.scale_cases()}
         tiers.update({r.check_name: r.cases() for r in spec.robustness if r.cases is not None})
-        return Banked(cases={"property": recorded},
+        return Banked(cases={tier: tiers[tier] for tier in ("fixed", "property", "scale")},
                       expected={tier: [self.expected_for(c) for c in cases] for tier, cases in tiers.items()})
 
     def replay(self, banked: Banked) -> bool:
@@ -358,6 +367,11 @@ class FunctionGrader:
     def _keep_first_failure(self, run: CaseRun) -> None:
         if run.failed and self.outcome.minimal is None:
             self.outcome.minimal = run
+            if self.bank is not None:
+                # The case may have come from the bank: draw the tiers again so that this process knows how
+                # their large arrays were made, and the repro script rebuilds them instead of printing zeros.
+                self.spec.fixed_cases()
+                self.spec.scale_cases()
 
     def run_robustness(self, check: Robustness, banked: Banked | None = None) -> None:
         self.outcome.robust_runs.setdefault(check.name, [])

@@ -176,6 +176,7 @@ class _Batch:
             only=list(self.options.only),
             sandbox=self.options.sandbox,
             budget_s=self.options.budget_s,
+            lanes=1 if self.options.jobs > 1 else None,
         )
 
     def record(self, outcome: EntryOutcome) -> None:

@@ -61,6 +61,9 @@ class Task:
     only: list[str] = field(default_factory=list)
     sandbox: str = "default"
     budget_s: float | None = DEFAULT_BUDGET_S
+    #: functions graded at once within the entry (GradeOptions.lanes): one when the batch already grades
+    #: several entries at a time; it never changes a report
+    lanes: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -154,7 +157,7 @@ def run_task(task: Task) -> str:
             return failure_json(task.entry, mismatch)
         options = GradeOptions(
             seed=task.seed, profile=task.profile, python=task.python, limits=Limits(**task.limits),
-            only=frozenset(task.only) or None, sandbox=task.sandbox, budget_s=task.budget_s,
+            only=frozenset(task.only) or None, sandbox=task.sandbox, budget_s=task.budget_s, lanes=task.lanes,
         )
         try:
             report = grade(Path(task.path), assignment, options)

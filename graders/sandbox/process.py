@@ -16,6 +16,7 @@ hello, before any student code is imported.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -46,6 +47,11 @@ WORKER_FILES = ("worker_main.py", "landlock.py", "seccomp_rules.py", "npy.py")
 SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives",
                "/dev/urandom", "/dev/zero")
 POLL_S = 0.25
+#: The worker's disk use is measured after the last reply to each request and after every this many replies of
+#: a ``run_many`` request (walking its folders after each of a thousand replies cost a tenth of a grading run;
+#: while a call runs it is measured every POLL_S as well). A count, not a clock: the same submission is stopped
+#: at the same call every time.
+DISK_CHECK_EVERY = 8
 #: A package folder mounted (bubblewrap) over each hidden package: importing it raises ImportError.
 BLOCKER_DIR = "blocked-package"
 BLOCKER_SOURCE = ('raise ImportError(f"{__name__} is not available to student code here (the assignment does not '
@@ -111,6 +117,29 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: Bytes a request or reply pipe holds (Linux's default is 64 KiB; 1 MiB is what an unprivileged process may ask
+#: for by default, /proc/sys/fs/pipe-max-size).
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(fd: int) -> None:
+    """Let the pipe hold a whole typical frame: a reply of a few hundred KiB then goes in one write and comes
+    out in one read, where a 64 KiB pipe made the worker and the grader wake each other for every 64 KiB. The
+    worker script does the same for the pipes of the workers a fork server starts."""
+    with contextlib.suppress(OSError, AttributeError):  # an older kernel, or a limit set lower: the default
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+def cpu_wait_seconds(pid: int) -> float | None:
+    """Time the process's main thread has spent runnable but waiting for a CPU (Linux /proc/PID/schedstat:
+    the scheduler's run delay); None where the kernel does not report it."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def describe_exit(code: int) -> str:
@@ -255,8 +284,11 @@ class Worker:
         self._deadline = 0.0
         self._cpu_limit = 0.0
         self._cpu_base: float | None = None
+        self._waited: float | None = None  # the worker's CPU wait at the last poll (see _credit_cpu_wait)
+        self._credit = 0.0
         self._writable: list[Path] = []
         self._disk_base = (0, 0)
+        self._replies_unchecked = 0  # replies read since the disk use was last measured
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> dict[str, Any]:
@@ -353,6 +385,8 @@ class Worker:
         inherits, the child's ends to close here once it runs)."""
         child_in, self._to_worker = os.pipe()
         self._from_worker, child_out = os.pipe()
+        widen_pipe(child_in)
+        widen_pipe(child_out)
         return [str(child_in), str(child_out)], [child_in, child_out], [child_in, child_out]
 
     def _close_channel(self) -> None:
@@ -514,7 +548,9 @@ class Worker:
             if last and seq == self._seq and select.select([self._from_worker], [], [], 0)[0] \
                     and os.read(self._from_worker, 1):
                 raise WireError("the worker sent more than one reply to one request")
-            self._check_disk()
+            self._replies_unchecked += 1
+            if last or self._replies_unchecked >= DISK_CHECK_EVERY:
+                self._check_disk()
         except WorkerTimeout:
             self.stop()
             raise
@@ -532,6 +568,8 @@ class Worker:
         self._deadline = time.monotonic() + wall
         self._cpu_limit = self.limits.call_cpu_s if self.limits.call_cpu_s is not None else wall
         self._cpu_base = None
+        self._waited = None
+        self._credit = wall  # how far the deadline may still move for time spent waiting for a CPU
 
     def _read_frame(self, limit: int) -> tuple[dict[str, Any], list[bytes]]:
         """One reply frame, its announced sizes checked against the limits before anything is read, its header
@@ -568,6 +606,7 @@ class Worker:
         if not folders:
             return
         limits = self.limits
+        self._replies_unchecked = 0
         base_bytes, base_entries = self._disk_base
         used, entries = disk_usage(folders, base_entries + limits.disk_files)
         if used - base_bytes > limits.disk_bytes or entries - base_entries > limits.disk_files:
@@ -583,12 +622,27 @@ class Worker:
         self._check_disk()
         if self.pid is None:
             return
+        self._credit_cpu_wait()
         used = cpu_seconds(self.pid)
         if self._cpu_base is None:
             self._cpu_base = used - POLL_S  # the first quarter second is assumed busy
             return
         if used - self._cpu_base > self._cpu_limit:
             raise WorkerTimeout(f"used more than {self._cpu_limit:g} s of CPU time")
+
+    def _credit_cpu_wait(self) -> None:
+        """Move the wall-clock deadline by the time the worker spent waiting for a CPU since the last poll (at
+        most the limit itself, once more): a call is not timed out because other work, such as a function
+        graded at the same time, held the machine's cores. The CPU limit is untouched."""
+        assert self.pid is not None
+        waited = cpu_wait_seconds(self.pid)
+        if waited is None:
+            return
+        if self._waited is not None:
+            extra = min(max(0.0, waited - self._waited), self._credit)
+            self._deadline += extra
+            self._credit -= extra
+        self._waited = waited
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

@@ -1,5 +1,9 @@
 """A grading session's sandbox: a staged submission, and a fresh worker for every function.
 
+A session has one or more lanes (:class:`Lane`): each grades one function at a time in a worker of its own,
+so that two functions can be graded at once (one lane's worker runs student code while the grader judges the
+other's replies). The lanes share the fork server, the launcher thread and the report's counts.
+
 Every worker gets a fresh copy of the staged sources, loads the assignment's modules, and answers ``run``
 requests. Each function is graded by a worker of its own (and a call that crashes, times out or leaves its worker
 changed is followed by a new one), so whatever a student's code does to its process (patched NumPy, threads left
@@ -14,13 +18,15 @@ confirmed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +85,7 @@ class LoadReport:
 class SandboxSession:
     def __init__(self, staged: Staged, forbidden: list[str], python: str | None = None,
                  limits: Limits | None = None, hide_paths: list[str] | None = None, mode: str = "default",
-                 stand_in_always: list[str] | None = None) -> None:
+                 stand_in_always: list[str] | None = None, lanes: int = 1) -> None:
         self.staged = staged
         self.forbidden = forbidden
         #: packages replaced by stand-ins even where installed (the assignment's ``[worker] stand_ins``)
@@ -92,11 +98,15 @@ class SandboxSession:
         self.hidden = layers.hidden_paths(self.plan, [*layers.GRADER_PACKAGES, *forbidden])
         self.home = private_folder("nngrade-worker-")
         self.runs = self._runs_folder()
-        self.worker: Worker | None = None
-        self.spare: Worker | None = None  # launched, hello and load sent, replies not read yet
-        self._spare_load_seq = 0
-        self.used = False  # the current worker has run a student call
+        #: launches every lane's next worker (copying its folder, forking it, queueing its ``load``), one at a
+        #: time: the fork server answers one request at a time
+        self.launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nngrade-launcher")
+        #: workers that ran a call of the submission's (the report's ``worker_starts``: a spare never used, or a
+        #: worker that only loaded modules nothing could be called from, is not counted, so the count is the
+        #: same however many lanes there are)
         self.starts = 0
+        self._launched = 0  # workers launched, spares included (numbers their folders)
+        self._lock = threading.Lock()  # the counts and reports lanes update from their grading threads
         self.load_report = LoadReport()
         self.active: list[str] | None = None  # layers every worker so far confirmed
         #: stops workers that finished their function normally, off the grading thread
@@ -106,6 +116,8 @@ class SandboxSession:
         self.use_server = self.plan.landlock and self.plan.seccomp and os.environ.get(FORK_SERVER_VARIABLE) != "0"
         self.server_error = ""  # why the fork server could not be used, if it could not
         self.refusals: dict[str, str] = {}  # layer -> why a worker could not apply it
+        #: the lines of workers functions are graded in; one per function graded at the same time
+        self.lanes = [Lane(self) for _ in range(max(1, lanes))]
 
     def _runs_folder(self) -> Path:
         """Where the workers' folders go: the session's home, unless the worker's uid cannot walk down to it
@@ -142,10 +154,9 @@ class SandboxSession:
         self.close()
 
     def close(self) -> None:
-        for worker in (self.worker, self.spare):
-            if worker is not None:
-                worker.stop()
-        self.worker = self.spare = None
+        for lane in self.lanes:
+            lane.close()
+        self.launcher.shutdown(wait=True)
         self.reaper.shutdown(wait=True)  # every worker stopped, every process swept, before folders go
         if self.server is not None:
             self.server.stop()
@@ -154,39 +165,31 @@ class SandboxSession:
         if self.runs != self.home:
             shutil.rmtree(self.runs, ignore_errors=True)
 
-    # -------------------------------------------------------------- worker lifecycle
-    def begin_function(self) -> Worker:
-        """A worker that has run no student call yet, for the next function. Its predecessor, which finished
-        normally, is stopped in the background (asking it to leave, then sweeping its processes takes longer
-        than the next function needs to start); close() waits for every such stop."""
-        if self.used and self.worker is not None:
-            retired, self.worker = self.worker, None
-            self.reaper.submit(retire, retired)
-        return self.ensure_worker()
+    def count_start(self) -> None:
+        with self._lock:
+            self.starts += 1
 
-    def ensure_worker(self) -> Worker:
-        """The current worker, or a fresh one (the spare launched earlier, if any) with the modules loaded."""
-        if self.worker is not None and self.worker.alive:
-            return self.worker
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-        if self.spare is None:
-            self._launch_spare()
-        worker, load_seq = self.spare, self._spare_load_seq
-        assert worker is not None
-        self.spare = None
-        self.worker = worker
-        self.used = False
-        self._adopt(worker, load_seq)
-        self._launch_spare()
-        return worker
+    def launch(self) -> Future[tuple[Worker, int]]:
+        """Queue the launch of a new worker on the launcher thread."""
+        with self._lock:
+            self._launched += 1
+            number = self._launched
+        return self.launcher.submit(self._launch, number)
 
-    def _launch_spare(self) -> None:
-        """Start the next worker and queue its ``load`` request; the replies are read when it is needed."""
-        self.starts += 1
+    def confirm_layers(self, worker: Worker) -> None:
+        """Record the layers a launched worker applied; raise SandboxUnavailable where strict mode's are
+        missing."""
+        with self._lock:
+            self.active = [n for n in worker.layers if self.active is None or n in self.active]
+            for name, outcome in worker.hello["layers"].items():
+                if outcome is not True:
+                    self.refusals[str(name)] = f"the worker could not apply it: {outcome}"
+            missing = {**self.plan.missing, **self.refusals}
+        layers.refuse(dataclasses.replace(self.plan, missing=missing), worker.layers)
+
+    def _launch(self, number: int) -> tuple[Worker, int]:
         server = self._fork_server()
-        workdir = (self.runs / "children" if server else self.runs) / f"run{self.starts}"
+        workdir = (self.runs / "children" if server else self.runs) / f"run{number}"
         shutil.copytree(self.staged.root, workdir / "submission")
         shutil.copytree(SUPPORT_DIR, workdir / "support", ignore=shutil.ignore_patterns("__pycache__"))
         if self.plan.uid:
@@ -194,19 +197,24 @@ class SandboxSession:
         label = str(self.home / workdir.name)
         worker = ForkedWorker(server, workdir, label) if server else Worker(
             workdir, self.python, self.limits, plan=self.plan, label=label, hidden=self.hidden)
-        self.spare = worker
-        worker.launch()
+        try:
+            worker.launch()
+            return worker, worker.send(self._load_request(workdir), [], self.limits.start_timeout_s)
+        except BaseException:
+            worker.stop()
+            raise
+
+    def _load_request(self, workdir: Path) -> dict[str, Any]:
         root = workdir / "submission"
-        request = {
+        return {
             "op": "load",
             "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path] + [str(workdir / "support")],
-            "modules": self._requested_modules(),
+            "modules": self.requested_modules(),
             "forbidden": self.forbidden,
             "hide_paths": self.hide_paths,
             "relative_to": [str(root.resolve()), str(root)],
             "stand_in_always": self.stand_in_always,
         }
-        self._spare_load_seq = worker.send(request, [], self.limits.start_timeout_s)
 
     def _fork_server(self) -> ForkServer | None:
         """The session's fork server, started on first use; None where it cannot be (then each worker starts
@@ -239,8 +247,75 @@ class SandboxSession:
         self.server = server
         return server
 
-    def _requested_modules(self) -> dict[str, str]:
+    def requested_modules(self) -> dict[str, str]:
         return {**{key: m.dotted for key, m in self.staged.modules.items()}, **SUPPORT_MODULES}
+
+    @staticmethod
+    def reply_limit(case: Case, return_inputs: tuple[str, ...], expected: dict[str, Any] | None) -> int | None:
+        """Bytes a reply to this case may carry: four times a right answer (the outputs and the inputs sent
+        back), plus 1 MiB for small values; None (the worker's global limit) when the answer's size is unknown."""
+        if expected is None:
+            return None
+        size = _nbytes(expected) + sum(_nbytes(case.get(name)) for name in return_inputs)
+        return 4 * size + (1 << 20)
+
+
+class Lane:
+    """One line of workers in a session: the worker grading the current function, and the spare being
+    launched for the next one. Functions graded at the same time each have a lane of their own; the fork server,
+    the launcher and the report's counts are the session's."""
+
+    def __init__(self, session: SandboxSession) -> None:
+        self.session = session
+        self.limits = session.limits
+        self.worker: Worker | None = None
+        #: the next worker, being launched on the session's launcher thread: it and the sequence number of its
+        #: ``load`` request (hello and load sent, replies not read yet)
+        self.spare: Future[tuple[Worker, int]] | None = None
+        self.used = False  # the current worker has run a student call
+        self.load_report = LoadReport()  # what loading the modules said in this lane's current worker
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.spare is not None:
+            with contextlib.suppress(Exception):  # a launch that failed has nothing left to stop
+                self.spare.result()[0].stop()
+        self.worker = self.spare = None
+
+    # -------------------------------------------------------------- worker lifecycle
+    def begin_function(self) -> Worker:
+        """A worker that has run no student call yet, for the next function. Its predecessor, which finished
+        normally, is stopped in the background (asking it to leave, then sweeping its processes takes longer
+        than the next function needs to start); close() waits for every such stop."""
+        if self.used and self.worker is not None:
+            retired, self.worker = self.worker, None
+            self.session.reaper.submit(retire, retired)
+        return self.ensure_worker()
+
+    def ensure_worker(self) -> Worker:
+        """The current worker, or a fresh one (the spare launched earlier, if any) with the modules loaded."""
+        if self.worker is not None and self.worker.alive:
+            return self.worker
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.spare is None:
+            self._launch_spare()
+        assert self.spare is not None
+        launched, self.spare = self.spare, None
+        worker, load_seq = launched.result()
+        self.worker = worker
+        self.used = False
+        self._adopt(worker, load_seq)
+        self._launch_spare()
+        return worker
+
+    def _launch_spare(self) -> None:
+        """Start launching the next worker on the launcher thread (copying its folder, forking it, queueing its
+        ``load`` request takes milliseconds the grading thread need not wait for); the replies are read when
+        it is needed."""
+        self.spare = self.session.launch()
 
     def _adopt(self, worker: Worker, load_seq: int) -> None:
         """Read a launched worker's hello and load replies; refuse it if strict mode's layers are missing."""
@@ -249,19 +324,20 @@ class SandboxSession:
         except WorkerCrashed:
             self.worker = None
             raise
-        self.active = [n for n in worker.layers if self.active is None or n in self.active]
-        for name, outcome in worker.hello["layers"].items():
-            if outcome is not True:
-                self.refusals[str(name)] = f"the worker could not apply it: {outcome}"
         try:
-            layers.refuse(dataclasses.replace(self.plan, missing={**self.plan.missing, **self.refusals}),
-                          worker.layers)
+            self.session.confirm_layers(worker)
         except layers.SandboxUnavailable:
             self.discard_worker()
             raise
         raw, _ = worker.receive(load_seq, self.limits.start_timeout_s)
-        loaded = worker.checked(lambda r: replies.load(r, self._requested_modules()), raw)
-        self.load_report = LoadReport(loaded["modules"], loaded["forbidden"], worker.output(), loaded["stand_ins"])
+        loaded = worker.checked(lambda r: replies.load(r, self.session.requested_modules()), raw)
+        self.load_report = self.session.load_report = LoadReport(
+            loaded["modules"], loaded["forbidden"], worker.output(), loaded["stand_ins"])
+
+    def _mark_used(self) -> None:
+        if not self.used:
+            self.used = True
+            self.session.count_start()
 
     def discard_worker(self) -> str:
         """Stop the current worker (after a timeout or crash, or when its function is done) and return what it
@@ -280,7 +356,7 @@ class SandboxSession:
         reply limit: a right answer is about as large, so a reply many times larger is refused before it is
         read. ``return_inputs`` are sent back after the calls (to see whether the student changed them)."""
         worker = self.ensure_worker()
-        self.used = True
+        self._mark_used()
         blobs: list[bytes] = []
         request = {
             "op": "run",
@@ -288,7 +364,7 @@ class SandboxSession:
             "inputs": encode_value(case, blobs)["__dict__"],
             "return_inputs": list(return_inputs),
         }
-        limit = self.reply_limit(case, return_inputs, expected)
+        limit = SandboxSession.reply_limit(case, return_inputs, expected)
         reply, reply_blobs = worker.request(request, blobs, timeout, reply_limit=limit)
         return self._parsed(reply, reply_blobs)
 
@@ -301,7 +377,7 @@ class SandboxSession:
         if not calls:
             return
         worker = self.ensure_worker()
-        self.used = True
+        self._mark_used()
         blobs: list[bytes] = []
         request = {"op": "run_many", "calls": [
             {"program": to_json(c.program), "inputs": encode_value(c.case, blobs)["__dict__"],
@@ -309,7 +385,7 @@ class SandboxSession:
         seq = worker.send(request, blobs, timeout)
         try:
             for index, call in enumerate(calls):
-                limit = self.reply_limit(call.case, call.return_inputs, call.expected)
+                limit = SandboxSession.reply_limit(call.case, call.return_inputs, call.expected)
                 wait = timeout if timeout is not None else self.limits.call_timeout_s
                 if deadline is not None:
                     wait = max(0.05, min(wait, deadline - time.monotonic()))
@@ -343,15 +419,6 @@ class SandboxSession:
             self.discard_worker()
         return RunReply(outputs, fields["error"], after if isinstance(after, dict) else {}, fields["student_s"],
                         fields["forbidden"], fields["tainted"], fields["stand_ins"])
-
-    @staticmethod
-    def reply_limit(case: Case, return_inputs: tuple[str, ...], expected: dict[str, Any] | None) -> int | None:
-        """Bytes a reply to this case may carry: four times a right answer (the outputs and the inputs sent
-        back), plus 1 MiB for small values; None (the worker's global limit) when the answer's size is unknown."""
-        if expected is None:
-            return None
-        size = _nbytes(expected) + sum(_nbytes(case.get(name)) for name in return_inputs)
-        return 4 * size + (1 << 20)
 
 
 def _nbytes(value: Any) -> int:

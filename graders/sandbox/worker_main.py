@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import _signal
 import _thread
+import contextlib
+import fcntl
 import gc
 import importlib
 import importlib.abc
@@ -447,12 +449,12 @@ def receive(fd: int) -> tuple[dict[str, Any], list[bytes]]:
 def send(fd: int, header: dict[str, Any], blobs: list[bytes]) -> None:
     header = dict(header, blob_sizes=[len(b) for b in blobs], seq=CURRENT_SEQ[0])
     data = json.dumps(header).encode()
-    os.write(fd, HEADER.pack(len(data)))
-    for part in (data, *blobs):
-        view = memoryview(part)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+    # One write for the whole frame: each write wakes the parent, and a reply written piece by piece made it
+    # read a few bytes per wake-up.
+    view = memoryview(b"".join([HEADER.pack(len(data)), data, *blobs]))
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 # ------------------------------------------------------------------ confinement and hygiene
@@ -685,6 +687,9 @@ def fork_child(sock_fd: int, request: dict[str, Any], state: State) -> None:
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
     out_r, out_w = os.pipe()
+    for fd in (to_r, from_r):  # 1 MiB pipes, as the parent gives a worker it starts (process.widen_pipe)
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -726,12 +731,8 @@ def fork_child(sock_fd: int, request: dict[str, Any], state: State) -> None:
 def become_child(request: dict[str, Any]) -> dict[str, Any]:
     """A forked child's own confinement, before any student code: writes only beneath its own folders (a
     Landlock layer of its own), seccomp, its own home and working folder, death with its server."""
-    import ctypes
-    import ctypes.util
-
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    c_library().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     applied: dict[str, Any] = {}
     try:
         SIBLINGS["landlock"].restrict_writes(list(request["write"]))
@@ -773,16 +774,37 @@ def reap_children(state: State) -> None:
             pass
 
 
+_C_LIBRARY: list[Any] = []
+
+
+def c_library() -> Any:
+    """The C library through ctypes, found once (``find_library`` runs ``ldconfig``, milliseconds a forked
+    worker would spend again on each start)."""
+    if not _C_LIBRARY:
+        import ctypes
+        import ctypes.util
+
+        _C_LIBRARY.append(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True))
+    return _C_LIBRARY[0]
+
+
 def start_fork_server(state: State) -> None:
-    """Before confining itself, a fork server loads what its children apply after the fork."""
+    """Before confining itself, a fork server loads what its children apply after the fork, and moves what it
+    has imported so far out of the garbage collector's sight: each child's collections then look only at what
+    was created after the fork (a full collection over NumPy's objects cost every child milliseconds)."""
+    c_library()
     for name in ("landlock", "seccomp_rules"):
         try:
             SIBLINGS[name] = _sibling(name)
             if name == "seccomp_rules":
                 SIBLINGS[name].binding()
+            else:
+                SIBLINGS[name]._libc()
         except Exception:
             SIBLINGS.pop(name, None)
     signal.signal(signal.SIGCHLD, lambda signum, frame: reap_children(state))
+    gc.collect()
+    gc.freeze()
 
 
 def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,

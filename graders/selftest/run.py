@@ -61,8 +61,9 @@ class JobResult:
     lost_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def run_job(job: Job, seed: int, profile: str) -> JobResult:
-    """Build the job's submission in a temporary folder and grade it (never raises: errors are recorded)."""
+def run_job(job: Job, seed: int, profile: str, lanes: int | None = None) -> JobResult:
+    """Build the job's submission in a temporary folder and grade it (never raises: errors are recorded).
+    ``lanes``: GradeOptions.lanes (one when other jobs run at the same time)."""
     started = time.perf_counter()
     try:
         assignment = assignments.load(job.assignment)
@@ -76,7 +77,7 @@ def run_job(job: Job, seed: int, profile: str) -> JobResult:
         with tempfile.TemporaryDirectory(prefix="nngrade-selftest-") as tmp:
             folder = Path(tmp) / "submission"
             write_tree(tree, folder)
-            report = grade(folder, assignment, GradeOptions(seed=seed, profile=profile, only=only))
+            report = grade(folder, assignment, GradeOptions(seed=seed, profile=profile, only=only, lanes=lanes))
     except Exception:
         return JobResult(
             job.id, error=traceback.format_exc(limit=4), duration_s=time.perf_counter() - started
@@ -132,7 +133,7 @@ def run_jobs(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         # bases first: they grade every function, so they are the longest jobs
         ordered = sorted(jobs, key=lambda j: j.entry is not None)
-        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, j, seed, profile): j for j in ordered}
+        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, j, seed, profile, 1): j for j in ordered}
         for future in as_completed(futures):
             result = future.result()
             results[result.id] = result

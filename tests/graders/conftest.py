@@ -200,12 +200,13 @@ GradeFn = Callable[..., dict[str, Any]]
 
 @pytest.fixture()
 def grade_submission(dense_assignment: Assignment) -> GradeFn:
-    """grade_submission(path, *, assignment=None, seed=0, call_timeout_s=10.0, progress=None) -> report."""
+    """grade_submission(path, *, assignment=None, seed=0, call_timeout_s=10.0, progress=None, lanes=None)
+    -> report."""
 
     def run(path: Path, *, assignment: Assignment | None = None, seed: int = 0, call_timeout_s: float = 10.0,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[str], None] | None = None, lanes: int | None = None) -> dict[str, Any]:
         options = GradeOptions(seed=seed, profile="quick", limits=Limits(call_timeout_s=call_timeout_s),
-                               progress=progress)
+                               progress=progress, lanes=lanes)
         return grade(path, assignment or dense_assignment, options)
 
     return run

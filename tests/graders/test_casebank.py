@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from graders.assignment import Assignment
@@ -90,3 +91,34 @@ def _banked(spec: Any) -> Any:
 
     cases = record_property_cases(spec.cases(), 4, seed=0)
     return Banked(cases={"property": cases}, expected={"property": [spec.expected(c) for c in cases]})
+
+
+def _same(drawn: Any, stored: Any) -> bool:
+    """Equal values of the same types (arrays: dtype, shape and every value, NaN included)."""
+    if type(drawn) is not type(stored):
+        return False
+    if isinstance(drawn, np.ndarray):
+        return drawn.dtype == stored.dtype and drawn.shape == stored.shape and np.array_equal(
+            drawn, stored, equal_nan=drawn.dtype.kind == "f")
+    if isinstance(drawn, dict):
+        return drawn.keys() == stored.keys() and all(_same(drawn[k], stored[k]) for k in drawn)
+    if isinstance(drawn, (list, tuple)):
+        return len(drawn) == len(stored) and all(_same(a, b) for a, b in zip(drawn, stored, strict=True))
+    return bool(drawn == stored) or (drawn != drawn and stored != stored)
+
+
+@pytest.mark.parametrize("spec", list(registry.all_specs()), ids=lambda s: s.name)
+def test_deterministic_tiers_come_back_from_the_bank_as_drawn(tmp_path: Path, spec: Any) -> None:
+    """The notebook and scale tiers are replayed from the bank: every value must come back with its type, so
+    that a replayed run calls the student's code exactly as a freshly drawn one would."""
+    from graders.casebank import Banked, write
+
+    tiers = {"fixed": spec.fixed_cases(), "scale": spec.scale_cases()}
+    path = tmp_path / "tiers.bank"
+    write(path, Banked(cases=tiers, expected={tier: [{} for _ in cases] for tier, cases in tiers.items()}))
+    stored = read(path)
+    assert stored is not None
+    for tier, cases in tiers.items():
+        assert _same(cases, stored.cases[tier]), f"{spec.name}'s {tier} cases changed in the bank"
+        for case in stored.cases[tier]:
+            assert all(v.flags.writeable for v in case.values() if isinstance(v, np.ndarray))

@@ -59,7 +59,8 @@ def test_infinite_loop_times_out_and_leaves_no_worker_behind(tmp_path: Path, gra
                                                              override: str) -> None:
     watch = WorkerWatch(str(private_tmp))
     root = layers(tmp_path, with_override(CORRECT_VECTORISED, override))
-    report = grade_submission(root, call_timeout_s=2.0, progress=watch)
+    # One function at a time: the watch counts the workers alive as each function begins.
+    report = grade_submission(root, call_timeout_s=2.0, progress=watch, lanes=1)
     leftover_killer.extend(worker_pids(str(private_tmp)))
     functions = by_name(report)
     hung = functions["affine_backward"]
@@ -67,21 +68,24 @@ def test_infinite_loop_times_out_and_leaves_no_worker_behind(tmp_path: Path, gra
     if override is HANG_WITH_A_CHILD and "seccomp" in report["sandbox"]["layers"]:
         # fork is refused before the loop is reached: the student's call raises instead of hanging
         assert hung["status"] == "error" and "refused by the grader's sandbox" in hung["checks"][0]["message"]
-        assert report["sandbox"]["worker_starts"] == len(functions) + 1  # one per function, and the spare
+        assert report["sandbox"]["worker_starts"] == len(functions)  # one per function
         assert leftover_killer == [], "worker processes still running after grading"
         return
     assert hung["status"] == "timeout"
-    assert "did not return within 2 s" in hung["checks"][0]["message"]
+    # A busy loop meets the wall-clock limit, or on a loaded machine (where the time it waits for a core moves
+    # that deadline) the CPU limit of the same 2 s first.
+    message = hung["checks"][0]["message"]
+    assert "did not return within 2 s" in message or "used more CPU time than allowed" in message
     for name in OTHERS:
         assert full_marks(functions[name]), name
-    # One worker per function, and the spare launched while the last function was graded.
-    assert report["sandbox"]["worker_starts"] == len(functions) + 1
-    # When affine_backward began, the watch saw the previous function's worker and the spare that was about to
-    # grade it (so the scan sees workers at all); right after the timeout only the next spare was alive: the
-    # hung worker and its predecessor are gone.
+    # One worker per function (the spare launched while the last function was graded is not counted).
+    assert report["sandbox"]["worker_starts"] == len(functions)
+    # When affine_backward began, the watch saw the previous function's worker and, unless the launcher thread
+    # had not forked it yet, the spare about to grade it (so the scan sees workers at all); right after the
+    # timeout only the next spare was alive: the hung worker and its predecessor are gone.
     # (A fork server, where one forks the workers, is alive throughout.)
     server = 1 if report["sandbox"].get("fork_server") else 0
-    assert len(watch.alive_at["affine_backward"]) == 2 + server
+    assert len(watch.alive_at["affine_backward"]) in (1 + server, 2 + server)
     assert len(watch.alive_at["relu_forward"]) == 1 + server
     assert len(set(watch.alive_at["relu_forward"]) & set(watch.alive_at["affine_backward"])) == server
     assert leftover_killer == [], "worker processes still running after grading"
@@ -128,7 +132,7 @@ def test_exit_inside_a_call_is_a_crash_of_that_function_only(tmp_path: Path, gra
     assert crashed["checks"][0]["message"].startswith("the worker process stopped on x (2, 4, 5, 6)")
     for name in OTHERS:
         assert full_marks(functions[name]), name
-    assert report["sandbox"]["worker_starts"] == len(functions) + 1  # one per function, and the spare
+    assert report["sandbox"]["worker_starts"] == len(functions)  # one per function
     assert worker_pids(str(private_tmp)) == []
 
 

@@ -61,7 +61,7 @@ ATTACKS: tuple[Attack, ...] = (
         def affine_backward(dout, cache):
             while True:
                 pass
-    """, ("timeout",), ("did not return within",)),
+    """, ("timeout",), ("did not return within", "CPU time")),
     Attack("sleep-forever", """
         import time
 
