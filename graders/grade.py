@@ -8,6 +8,7 @@ a worker of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import tempfile
@@ -79,7 +80,10 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
     selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
     bank = CaseBank(assignment_fingerprint(assignment.data), options.seed, options.profile) \
         if options.case_bank else None
-    with tempfile.TemporaryDirectory(prefix="nngrade-stage-", dir=scratch_base()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="nngrade-stage-", dir=scratch_base()) as tmp, \
+            contextlib.ExitStack() as stack:
+        if bank is not None:
+            stack.enter_context(bank)
         staged = stage(submission, Path(tmp) / "staged", assignment.modules)
         no_data: set[str] = set()
         warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}), no_data)
@@ -92,6 +96,9 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
             staged, assignment.forbidden_imports, options.python or assignment.python, options.limits, hide,
             options.sandbox, assignment.stand_ins, lanes,
         ) as session, strict_shapes(assignment.strict_shapes):
+            session.launch_ahead()  # the fork server starts while the bank is read
+            if bank is not None:
+                bank.prefetch([g.spec for g in selected])
 
             def grade_in(lane: Lane, graded: GradedFunction) -> dict[str, Any]:
                 return _grade_one(graded, staged, lane, static_forbidden, profile, options,

@@ -18,6 +18,7 @@ confirmed.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
@@ -36,6 +37,7 @@ import numpy as np
 from graders.isolation import private_folder
 from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import ForkedWorker, ForkServer, Limits, Worker, WorkerCrashed, WorkerTimeout
+from graders.sandbox.template import Tree
 from graders.sandbox.wire import WireError, decode_reply_value, encode_value
 from graders.specs.base import Case
 from graders.specs.program import Program, to_json
@@ -106,6 +108,9 @@ class SandboxSession:
         #: same however many lanes there are)
         self.starts = 0
         self._launched = 0  # workers launched, spares included (numbers their folders)
+        #: the staged submission and the support modules, listed once (graders/sandbox/template.py)
+        self._trees: tuple[Tree, Tree] | None = None
+        self._ahead: collections.deque[Future[tuple[Worker, int]]] = collections.deque()  # see take_spare
         self._lock = threading.Lock()  # the counts and reports lanes update from their grading threads
         self.load_report = LoadReport()
         self.active: list[str] | None = None  # layers every worker so far confirmed
@@ -156,6 +161,8 @@ class SandboxSession:
     def close(self) -> None:
         for lane in self.lanes:
             lane.close()
+        while self._ahead:
+            stop_launched(self._ahead.popleft())
         self.launcher.shutdown(wait=True)
         self.reaper.shutdown(wait=True)  # every worker stopped, every process swept, before folders go
         if self.server is not None:
@@ -169,12 +176,22 @@ class SandboxSession:
         with self._lock:
             self.starts += 1
 
-    def launch(self) -> Future[tuple[Worker, int]]:
-        """Queue the launch of a new worker on the launcher thread."""
+    def launch_ahead(self) -> None:
+        """Queue launches until one worker per lane is on its way besides each lane's own spare (the first
+        launch starts the fork server): a lane rarely waits for its next worker, even when both lanes finish a
+        function at about the same time."""
         with self._lock:
-            self._launched += 1
-            number = self._launched
-        return self.launcher.submit(self._launch, number)
+            while len(self._ahead) < len(self.lanes):
+                self._launched += 1
+                self._ahead.append(self.launcher.submit(self._launch, self._launched))
+
+    def take_spare(self) -> Future[tuple[Worker, int]]:
+        """The oldest worker launched ahead, its replacement queued."""
+        self.launch_ahead()
+        with self._lock:
+            spare = self._ahead.popleft()
+        self.launch_ahead()
+        return spare
 
     def confirm_layers(self, worker: Worker) -> None:
         """Record the layers a launched worker applied; raise SandboxUnavailable where strict mode's are
@@ -190,10 +207,12 @@ class SandboxSession:
     def _launch(self, number: int) -> tuple[Worker, int]:
         server = self._fork_server()
         workdir = (self.runs / "children" if server else self.runs) / f"run{number}"
-        shutil.copytree(self.staged.root, workdir / "submission")
-        shutil.copytree(SUPPORT_DIR, workdir / "support", ignore=shutil.ignore_patterns("__pycache__"))
-        if self.plan.uid:
-            _readable_by_all(workdir)
+        if self._trees is None:  # read once, on the launcher thread
+            self._trees = (Tree.read(self.staged.root), Tree.read(SUPPORT_DIR, frozenset({"__pycache__"})))
+        workdir.mkdir(mode=0o755)
+        os.chmod(workdir, 0o755)  # readable by the worker's uid whatever the umask (the copies below are too)
+        self._trees[0].write(workdir / "submission")
+        self._trees[1].write(workdir / "support")
         label = str(self.home / workdir.name)
         worker = ForkedWorker(server, workdir, label) if server else Worker(
             workdir, self.python, self.limits, plan=self.plan, label=label, hidden=self.hidden)
@@ -279,8 +298,7 @@ class Lane:
         if self.worker is not None:
             self.worker.stop()
         if self.spare is not None:
-            with contextlib.suppress(Exception):  # a launch that failed has nothing left to stop
-                self.spare.result()[0].stop()
+            stop_launched(self.spare)
         self.worker = self.spare = None
 
     # -------------------------------------------------------------- worker lifecycle
@@ -315,7 +333,7 @@ class Lane:
         """Start launching the next worker on the launcher thread (copying its folder, forking it, queueing its
         ``load`` request takes milliseconds the grading thread need not wait for); the replies are read when
         it is needed."""
-        self.spare = self.session.launch()
+        self.spare = self.session.take_spare()
 
     def _adopt(self, worker: Worker, load_seq: int) -> None:
         """Read a launched worker's hello and load replies; refuse it if strict mode's layers are missing."""
@@ -432,16 +450,14 @@ def _nbytes(value: Any) -> int:
     return 16
 
 
+def stop_launched(launched: Future[tuple[Worker, int]]) -> None:
+    """Stop a worker launched ahead and never used (a launch that failed has nothing left to stop)."""
+    with contextlib.suppress(Exception):
+        launched.result()[0].stop()
+
+
 def retire(worker: Worker) -> None:
     """Stop a worker for good and remove its folder at once (a worker that filled its disk allowance must not
     keep the disk full until the whole submission is graded)."""
     worker.stop()
     shutil.rmtree(worker.workdir, ignore_errors=True)
-
-
-def _readable_by_all(folder: Path) -> None:
-    """The copies are the grader's (root's) and read-only to the worker's uid, whatever the umask was."""
-    for root, _dirs, files in os.walk(folder):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)

@@ -1,0 +1,54 @@
+"""Each worker's copy of the submission (graders/sandbox/template.py): the same files, readable by the worker's
+uid and writable only by the grader's, links neither copied nor followed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from graders.sandbox import template
+from graders.sandbox.template import Tree
+
+
+def test_a_copy_holds_every_file_with_modes_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(template, "IN_MEMORY_BYTES", 10)  # the large file is copied from the source instead
+    source = tmp_path / "source"
+    (source / "pkg" / "__pycache__").mkdir(parents=True)
+    (source / "pkg" / "layers.py").write_text("def f():\n    return 1\n")
+    (source / "pkg" / "__pycache__" / "layers.pyc").write_bytes(b"\0")
+    (source / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (source / "small.txt").write_text("hi")
+    os.chmod(source / "small.txt", 0o600)
+    secret = tmp_path / "secret"
+    secret.write_text("not the student's")
+    (source / "link").symlink_to(secret)
+    (source / "linked-folder").symlink_to(tmp_path, target_is_directory=True)
+    tree = Tree.read(source, frozenset({"__pycache__"}))
+    old = os.umask(0o077)
+    try:
+        tree.write(tmp_path / "one")
+        tree.write(tmp_path / "two")
+    finally:
+        os.umask(old)
+    for copy in (tmp_path / "one", tmp_path / "two"):
+        files = sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*"))
+        assert files == ["data.bin", "pkg", "pkg/layers.py", "small.txt"]
+        assert (copy / "pkg" / "layers.py").read_text() == "def f():\n    return 1\n"
+        assert (copy / "data.bin").read_bytes() == bytes(range(256)) * 4
+        for path in (copy, *copy.rglob("*")):
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+    (tmp_path / "one" / "small.txt").write_text("changed by a worker")
+    assert (tmp_path / "two" / "small.txt").read_text() == "hi" and (source / "small.txt").read_text() == "hi"
+
+
+def test_writing_into_an_existing_folder_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.py").write_text("x = 1\n")
+    (tmp_path / "target").mkdir()
+    with pytest.raises(FileExistsError):
+        Tree.read(source).write(tmp_path / "target")
