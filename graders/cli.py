@@ -145,6 +145,13 @@ def main() -> None:
 @SANDBOX_OPTION
 @BUDGET_OPTION
 @SPECS_OPTION
+@click.option(
+    "--lanes",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Functions graded at once, each in a worker of its own (default: 2 where two or more cores are "
+    "available, else 1). The report is the same; 1 leaves a core free on a shared machine.",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the score table.")
 def grade_command(
     submission: Path,
@@ -156,6 +163,7 @@ def grade_command(
     only: tuple[str, ...],
     sandbox_mode: str,
     budget: float,
+    lanes: int | None,
     quiet: bool,
 ) -> None:
     """Grade SUBMISSION (a folder, .zip, .py or .ipynb) and write its reports to --out."""
@@ -178,6 +186,7 @@ def grade_command(
                 only=frozenset(only) or None,
                 sandbox=sandbox_mode,
                 budget_s=budget,
+                lanes=lanes,
             )
             report = grade(submission, assignment, options)
         write_reports(report, out_dir)

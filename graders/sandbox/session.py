@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -209,6 +210,9 @@ class SandboxSession:
         workdir = (self.runs / "children" if server else self.runs) / f"run{number}"
         if self._trees is None:  # read once, on the launcher thread
             self._trees = (Tree.read(self.staged.root), Tree.read(SUPPORT_DIR, frozenset({"__pycache__"})))
+            if server is not None and same_minor_version(str(server.hello.get("python", ""))):
+                for tree in self._trees:
+                    tree.add_bytecode()
         workdir.mkdir(mode=0o755)
         os.chmod(workdir, 0o755)  # readable by the worker's uid whatever the umask (the copies below are too)
         self._trees[0].write(workdir / "submission")
@@ -448,6 +452,12 @@ def _nbytes(value: Any) -> int:
     if isinstance(value, (list, tuple)):
         return sum(_nbytes(v) for v in value)
     return 16
+
+
+def same_minor_version(version: str) -> bool:
+    """The worker interpreter's version (its hello's ``python``) is this interpreter's major.minor: the same
+    bytecode format and ``.pyc`` cache tag."""
+    return version.split(".")[:2] == [str(sys.version_info.major), str(sys.version_info.minor)]
 
 
 def stop_launched(launched: Future[tuple[Worker, int]]) -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from graders.assignment import Assignment
+from graders.cli import main as cli_main
 from graders.grade import GradeOptions, grade
 from graders.sandbox import process
-from tests.graders.conftest import CORRECT_VECTORISED, by_name, full_marks, with_override, write_tree
+from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, by_name, full_marks, with_override, write_tree
 from tests.graders.test_casebank import BUGGY, without_timings
 
 IMPORT_FAILS = with_override(CORRECT_VECTORISED, """
@@ -58,3 +60,15 @@ def test_a_call_waiting_for_a_core_gets_that_time_back(monkeypatch: pytest.Monke
     worker._credit_cpu_wait()  # 7.5 s more, but only 3.5 s of credit is left
     worker._credit_cpu_wait()
     assert worker._deadline == pytest.approx(start + 4.0)
+
+
+def test_the_command_line_takes_the_number_of_lanes(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(DENSE_TOML)
+    sub = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
+    command = ["grade", str(sub), "--assignment", str(tmp_path / "a.toml"), "--profile", "quick", "--quiet"]
+    one = CliRunner().invoke(cli_main, [*command, "--out", str(tmp_path / "one"), "--lanes", "1"])
+    assert one.exit_code == 0, one.output
+    assert all(full_marks(f) for f in json.loads((tmp_path / "one" / "report.json").read_text())["functions"])
+    refused = CliRunner().invoke(cli_main, [*command, "--out", str(tmp_path / "none"), "--lanes", "0"])
+    assert refused.exit_code == 2 and "--lanes" in refused.output
+    assert not (tmp_path / "none").exists()

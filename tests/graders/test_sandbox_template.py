@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,35 @@ def test_writing_into_an_existing_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "target").mkdir()
     with pytest.raises(FileExistsError):
         Tree.read(source).write(tmp_path / "target")
+
+
+IMPORTS_WITHOUT_COMPILING = """
+import importlib._bootstrap_external as external
+import sys
+
+compiled = []
+original = external.SourceLoader.source_to_code
+external.SourceLoader.source_to_code = lambda self, *a, **k: compiled.append(a[-1]) or original(self, *a, **k)
+sys.path.insert(0, sys.argv[1])
+import good, warns
+print(sorted(str(p).rsplit("/", 1)[-1] for p in compiled), good.f.__code__.co_filename == good.__file__)
+"""
+
+
+def test_bytecode_is_added_for_files_that_compile_cleanly(tmp_path: Path) -> None:
+    """Workers import the modules from the added .pyc without compiling them; a file that does not compile, or
+    warns when compiled, is left for the worker to compile (so it reports the error or prints the warning as
+    before)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "good.py").write_text("def f():\n    return 1\n")
+    (source / "warns.py").write_text("import re\nPATTERN = re.compile('\\d+')\n")  # an invalid escape warns
+    (source / "broken.py").write_text("def f(:\n")
+    tree = Tree.read(source)
+    assert tree.add_bytecode() == 1
+    assert [name for name in tree.files if name.endswith(".pyc")] == [
+        f"__pycache__/good.{sys.implementation.cache_tag}.pyc"]
+    tree.write(tmp_path / "copy")
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", IMPORTS_WITHOUT_COMPILING, str(tmp_path / "copy")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["['warns.py']", "True"]
