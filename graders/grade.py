@@ -97,6 +97,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
             staged, assignment.forbidden_imports, options.python or assignment.python, options.limits, hide,
             options.sandbox, assignment.stand_ins, lanes,
         ) as session, strict_shapes(assignment.strict_shapes):
+            session.expect(sum(1 for g in selected if g.spec.module in staged.modules))
             session.launch_ahead()  # the fork server starts while the bank is read
             if bank is not None:
                 bank.prefetch([g.spec for g in selected])

@@ -111,6 +111,8 @@ class SandboxSession:
         self._launched = 0  # workers launched, spares included (numbers their folders)
         #: the staged submission and the support modules, listed once (graders/sandbox/template.py)
         self._trees: tuple[Tree, Tree] | None = None
+        self._expected = 1 << 30  # workers expected in all (see expect)
+        self._replaced = 0  # workers launched on demand beyond those
         self._ahead: collections.deque[Future[tuple[Worker, int]]] = collections.deque()  # see take_spare
         self._lock = threading.Lock()  # the counts and reports lanes update from their grading threads
         self.load_report = LoadReport()
@@ -177,19 +179,34 @@ class SandboxSession:
         with self._lock:
             self.starts += 1
 
+    def expect(self, workers: int) -> None:
+        """How many workers the grading is expected to take (one per function): workers are launched ahead
+        only up to that many, so that no worker is started only to be stopped unused. More are launched on
+        demand (a worker replaced after a crash, a timeout or a changed process)."""
+        self._expected = workers
+
     def launch_ahead(self) -> None:
         """Queue launches until one worker per lane is on its way besides each lane's own spare (the first
         launch starts the fork server): a lane rarely waits for its next worker, even when both lanes finish a
         function at about the same time."""
         with self._lock:
-            while len(self._ahead) < len(self.lanes):
-                self._launched += 1
-                self._ahead.append(self.launcher.submit(self._launch, self._launched))
+            while len(self._ahead) < len(self.lanes) and self._launched - self._replaced < self._expected:
+                self._queue_launch()
 
-    def take_spare(self) -> Future[tuple[Worker, int]]:
-        """The oldest worker launched ahead, its replacement queued."""
+    def _queue_launch(self) -> None:
+        self._launched += 1
+        self._ahead.append(self.launcher.submit(self._launch, self._launched))
+
+    def take_spare(self, ahead: bool = False) -> Future[tuple[Worker, int]] | None:
+        """The oldest worker launched ahead, its replacement queued. ``ahead``: for a function still to come,
+        None when no more are expected; otherwise (a worker needed now) one is launched if none is queued."""
         self.launch_ahead()
         with self._lock:
+            if not self._ahead:
+                if ahead:
+                    return None
+                self._queue_launch()
+                self._replaced += 1  # a worker beyond the expected ones
             spare = self._ahead.popleft()
         self.launch_ahead()
         return spare
@@ -322,22 +339,17 @@ class Lane:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
-        if self.spare is None:
-            self._launch_spare()
-        assert self.spare is not None
-        launched, self.spare = self.spare, None
+        launched = self.spare or self.session.take_spare()
+        assert launched is not None
+        self.spare = None
         worker, load_seq = launched.result()
         self.worker = worker
         self.used = False
         self._adopt(worker, load_seq)
-        self._launch_spare()
+        # the next function's worker, launched while this one works (copying its folder, forking it, queueing
+        # its ``load`` take milliseconds the grading thread need not wait for; the replies are read when needed)
+        self.spare = self.session.take_spare(ahead=True)
         return worker
-
-    def _launch_spare(self) -> None:
-        """Start launching the next worker on the launcher thread (copying its folder, forking it, queueing its
-        ``load`` request takes milliseconds the grading thread need not wait for); the replies are read when
-        it is needed."""
-        self.spare = self.session.take_spare()
 
     def _adopt(self, worker: Worker, load_seq: int) -> None:
         """Read a launched worker's hello and load replies; refuse it if strict mode's layers are missing."""
