@@ -54,7 +54,10 @@ class FunctionGrader(Protocol):
     def outcome(self) -> _Counts: ...
 
 HANDOUT = "the hand-out's cache"
-OWN_FORWARD = "finite differences of your forward"
+OWN_FORWARD = OwnGradient.label  # the default: a layer's backward judged by its own forward
+#: why each way of judging spares the student's points (the report's note, graders/function_report.py); an
+#: OwnGradient's own ``spares`` for its ``label``
+SPARES = {HANDOUT: "a mistake in the forward does not cost {name} its points"}
 #: Floors of the tolerance when comparing with a finite-difference gradient (h = 1e-5 in float64 is accurate to
 #: about 1e-8 relative on these smooth functions; the floors leave room for that, not for a wrong formula).
 FD_ATOL = 1e-6
@@ -166,7 +169,7 @@ def with_own_gradient(grader: FunctionGrader, own: OwnGradient, run: CaseRun, ca
             warnings += [verdict.warning] if verdict.warning else []
         else:
             verdicts[name] = Verdict(True, warning=" ".join(warnings))
-            judged_by[name] = OWN_FORWARD
+            judged_by[name] = own.label
     return dataclasses.replace(run, verdicts=verdicts, judged_by=judged_by)
 
 

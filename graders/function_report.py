@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from graders.assignment import GradedFunction
+from graders.backward import HANDOUT, SPARES
 from graders.diagnose import diagnose
 from graders.repro import jsonable, repro
 from graders.runner import FunctionOutcome, case_size
 from graders.small_values import small_values
-from graders.specs.base import CaseRun, Robustness, describe_case
+from graders.specs.base import CaseRun, OwnGradient, Robustness, describe_case
 
 FAILED_STATUSES = ("timeout", "crashed", "error", "environment")
 UNJUDGED = "could not be judged"
@@ -133,13 +134,17 @@ def check_warnings(runs: list[CaseRun]) -> list[str]:
     return found
 
 
-def judged_by_note(entries: list[dict[str, Any]], name: str) -> list[str]:
-    """Say how a backward was judged where it was not through the student's own forward alone."""
+def judged_by_note(entries: list[dict[str, Any]], name: str, own: OwnGradient | None) -> list[str]:
+    """Say how a backward (or a network's gradients) was judged where it was not through the student's own
+    forward alone, and why that spares their points."""
+    spares = dict(SPARES)
+    if own is not None:
+        spares[own.label] = own.spares
     notes = []
     for entry in entries:
         for way in entry.get("judged_by", []):
-            notes.append(f"{entry['name']} was judged with {way} on some cases, so a mistake in the forward does "
-                         f"not cost {name} its points.")
+            why = spares.get(way, SPARES[HANDOUT]).format(name=name)
+            notes.append(f"{entry['name']} was judged with {way} on some cases, so {why}.")
     return notes
 
 
@@ -188,7 +193,7 @@ def function_report(
     entry["score"] = round(sum(c["score"] for c in entry["checks"]), 6)
     entry["status"] = status_of(entry["checks"], outcome.runs)
     entry["warnings"] += [w for w in check_warnings(outcome.runs) if w not in entry["warnings"]]
-    entry["warnings"] += judged_by_note(main, spec.name)
+    entry["warnings"] += judged_by_note(main, spec.name, spec.own_gradient)
     if outcome.minimal is not None:
         case = outcome.minimal.case
         entry["counterexample"] = {

@@ -135,7 +135,8 @@ class CaseRun:
     #: backward needs, raised): its verdicts are not counted. None: the case was judged.
     unjudged: str | None = None
     #: How each check was judged when not against the reference through the student's own calls: "the
-    #: hand-out's cache", "finite differences of your forward".
+    #: hand-out's cache", or an OwnGradient's label ("finite differences of your forward", "... of your
+    #: network's loss").
     judged_by: Mapping[str, str] = field(default_factory=dict)
 
     # The one rule for "failed". A case that could not be judged (its setup raised) fails nothing. A call
@@ -222,6 +223,9 @@ class OwnGradient:
     closeness: float = 0.05
     #: at most this many entries perturbed per case (2 forward calls each); larger cases are not re-judged
     max_entries: int = 400
+    #: how the report names this way of judging (``CaseRun.judged_by``), and why it spares the student's points
+    label: str = "finite differences of your forward"
+    spares: str = "a mistake in the forward does not cost {name} its points"
     #: (forward output, case key of its upstream gradient) pairs, for a forward with several outputs (an LSTM
     #: step's next_h and next_c, with dnext_h and dnext_c): the scalar differentiated is the sum of
     #: sum(output * case[key]) over them, and each output must be close to the reference's. Empty: ``out``

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from graders.backward import OWN_FORWARD
+from graders.function_report import judged_by_note
 from graders.sandbox.inprocess import run_case
 from graders.specs import fc_net as FC
 from graders.specs import registry
@@ -109,8 +110,17 @@ def test_gradients_right_for_the_students_own_loss_keep_their_points() -> None:
     modules = student(batchnorm_forward=_batchnorm_eps(1e-4))
     runs = [run_case(spec, case, modules) for case in _batchnorm_cases(spec)]
     assert runs and all(r.verdicts["grads"].passed for r in runs)
-    assert any(r.judged_by.get("grads") == OWN_FORWARD for r in runs)
+    label = "finite differences of your network's loss"
+    assert spec.own_gradient is not None and spec.own_gradient.label == label
+    assert any(r.judged_by.get("grads") == label for r in runs)
     assert not all(r.verdicts["loss"].passed for r in runs)
+    # the report says how and why, in the network's words (not a layer's "your forward")
+    note = judged_by_note([{"name": "grads", "judged_by": [label]}], spec.name, spec.own_gradient)
+    assert note == [f"grads was judged with {label} on some cases, so a convention of your layers that moves the "
+                    "loss a little does not cost FullyConnectedNet its points."]
+    assert judged_by_note([{"name": "dx", "judged_by": [OWN_FORWARD]}], "batchnorm_backward", None) == [
+        f"dx was judged with {OWN_FORWARD} on some cases, so a mistake in the forward does not cost "
+        "batchnorm_backward its points."]
 
 
 def test_made_up_gradients_are_not_rescued_by_finite_differences() -> None:

@@ -233,7 +233,10 @@ def own_loss_gradient(
                            outputs={"loss": Item(Result("train"), 0)}, replace_misfits=True)
 
     return OwnGradient(forward=forward, wrt=dict(wrt), out="loss", upstream=(("loss", ""),),
-                       max_entries=max_entries, sample=sample, reference=reference)
+                       max_entries=max_entries, sample=sample, reference=reference,
+                       label="finite differences of your network's loss",
+                       spares="a convention of your layers that moves the loss a little does not cost {name} "
+                              "its points")
 
 
 def fetched_loss_and_grads(params: Sequence[str], result: str = "train") -> Program:
