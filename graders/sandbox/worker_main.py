@@ -540,6 +540,14 @@ def _baseline() -> dict[str, dict[str, int]]:
     return prints
 
 
+def _quick_print() -> tuple[tuple[Any, ...], ...]:
+    """The watched namespaces exactly as they are (module, names in order, ids of the values): equal to an
+    earlier one only when nothing was replaced, deleted or added since. Cheaper to build and compare than
+    _fingerprint, which is needed only when it differs."""
+    return tuple((name, id(module), tuple(vars(module)), tuple(map(id, vars(module).values())))
+                 for name in WATCHED_MODULES if (module := sys.modules.get(name)) is not None)
+
+
 def _tampered(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> bool:
     """An attribute present before the call was replaced or deleted (new attributes are not counted)."""
     return any(not prints.items() <= after.get(name, {}).items() for name, prints in before.items())
@@ -564,6 +572,7 @@ class Hygiene:
                          if s not in (signal.SIGKILL, signal.SIGSTOP)}
         self.threads = _thread._count()
         self.fingerprint = _baseline()
+        self.quick = _quick_print()
         #: the forbidden modules loaded after the previous call (nothing of the student's runs in between)
         self.loaded: list[str] | None = None
 
@@ -600,8 +609,12 @@ class Hygiene:
         if sys.meta_path[:1] != [self.gate]:
             tainted.append("the import hooks were changed")
             sys.meta_path[:] = [self.gate, *(f for f in sys.meta_path if f is not self.gate)]
-        if _tampered(self.fingerprint, _fingerprint()):
-            tainted.append("NumPy or builtins were modified")
+        quick = _quick_print()
+        if quick != self.quick:  # something changed: replaced (tampering), or only added (NumPy's lazy imports)
+            if _tampered(self.fingerprint, _fingerprint()):
+                tainted.append("NumPy or builtins were modified")
+            else:
+                self.quick = quick
         return tainted
 
 
