@@ -23,7 +23,7 @@ from graders import assignment as assignments
 from graders import courses
 from graders.entry import REEXEC_VARIABLE
 from graders.grade import DEFAULT_BUDGET_S, PROFILES, GradeOptions, grade
-from graders.isolation import private_folder, remove_tree
+from graders.isolation import private_folder, remove_tree, sweep_stale
 from graders.report import render_terminal_table, write_reports
 from graders.report.terminal import output_console
 from graders.report.text import one_line
@@ -230,6 +230,7 @@ def _work_in_private_folder() -> None:
     in-process keeps its folder."""
     if not os.environ.get(REEXEC_VARIABLE):
         return
+    sweep_stale()  # what graders killed before they could clean up left behind (graders/isolation.py)
     folder = private_folder("nngrade-cwd-")
     os.chdir(folder)
     atexit.register(remove_tree, folder)

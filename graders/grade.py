@@ -27,7 +27,7 @@ from graders.casebank import CaseBank
 from graders.checks import strict_shapes
 from graders.datasets import stage_data, stage_stand_ins
 from graders.function_report import function_report, note_dependencies
-from graders.isolation import scratch_base
+from graders.isolation import owned_prefix, scratch_base
 from graders.module_problems import ProblemLog
 from graders.report.text import clean_strings
 from graders.runner import FunctionGrader, output_tail
@@ -81,7 +81,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
     selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
     bank = CaseBank(assignment_fingerprint(assignment.data), options.seed, options.profile) \
         if options.case_bank else None
-    with tempfile.TemporaryDirectory(prefix="nngrade-stage-", dir=scratch_base()) as tmp, \
+    with tempfile.TemporaryDirectory(prefix=owned_prefix("nngrade-stage-"), dir=scratch_base()) as tmp, \
             contextlib.ExitStack() as stack:
         if bank is not None:
             stack.enter_context(bank)

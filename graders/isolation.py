@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -84,9 +86,64 @@ def scratch_base() -> str | None:
     return None
 
 
+def owned_prefix(prefix: str) -> str:
+    """A scratch folder's name prefix (``nngrade-<kind>-``) with this process's id after it, so that a folder
+    left behind by a grader that was killed can be recognised and removed later (:func:`sweep_stale`)."""
+    return f"{prefix}{os.getpid()}-"
+
+
 def private_folder(prefix: str) -> Path:
     """A fresh folder only this user can enter (mkdtemp: mode 0700), in :func:`scratch_base`."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_base()))
+    return Path(tempfile.mkdtemp(prefix=owned_prefix(prefix), dir=scratch_base()))
+
+
+#: A scratch folder nngrade made: ``nngrade-<kind>-<pid of its maker>-<mkdtemp's random part>``.
+_SCRATCH_NAME = re.compile(r"nngrade-[a-z]+(?:-[a-z]+)?-(\d{1,10})-[A-Za-z0-9_]{1,32}")
+#: A scratch folder is stale when its maker is gone and nothing changed in it for this long.
+STALE_AFTER_S = 3600.0
+
+
+def sweep_stale(base: str | None = None, now: float | None = None) -> list[str]:
+    """Remove the scratch folders of graders that were killed before they could (SIGKILL, a power cut): in
+    ``base`` (default: where this process's scratch folders go), folders of this user named as
+    :func:`owned_prefix` names them, whose process no longer exists and that were not modified for
+    :data:`STALE_AFTER_S`. Links and other users' folders are left alone. Returns the names removed.
+
+    WHY: staged submissions and workers' folders live in /dev/shm, which is memory: a killed grader's folders
+    would hold it until the machine restarts. The age is a second guard for a process id this process cannot
+    see (another pid namespace sharing the folder)."""
+    folder = base or scratch_base() or tempfile.gettempdir()
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _SCRATCH_NAME.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or now - info.st_mtime < STALE_AFTER_S:
+            continue
+        if _process_exists(int(match.group(1))):
+            continue
+        remove_tree(Path(entry.path))
+        removed.append(entry.name)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or an id this system cannot hold): not ours to judge
+    return True
 
 
 def remove_tree(path: Path) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from graders.isolation import private_folder
+from graders.isolation import owned_prefix, private_folder
 from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import ForkedWorker, ForkServer, Limits, Worker, WorkerCrashed, WorkerTimeout
 from graders.sandbox.template import Tree
@@ -138,7 +138,7 @@ class SandboxSession:
             return self.home
         base = privileges.reachable_base()
         if base is not None:
-            folder = Path(tempfile.mkdtemp(prefix="nngrade-worker-", dir=base))
+            folder = Path(tempfile.mkdtemp(prefix=owned_prefix("nngrade-worker-"), dir=base))
             os.chmod(folder, 0o711)
             return folder
         self.plan = dataclasses.replace(self.plan, uid=False, bwrap=None, missing={

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +234,37 @@ def test_scratch_folders_use_a_shared_memory_folder_only_when_it_is_one(
     assert isolation.scratch_base() is None  # never through a link
     monkeypatch.setattr(isolation, "MEMORY_TEMPORARY", str(tmp_path / "missing"))
     assert isolation.scratch_base() is None
+
+
+def test_a_killed_graders_scratch_folders_are_swept_later(tmp_path: Path) -> None:
+    """Folders named for a process that is gone and untouched for an hour are removed; a live process's, a
+    recent one, another name, and a link named like ours (never followed) are left alone."""
+    from graders import isolation
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    base = tmp_path / "shm"
+    base.mkdir()
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "keep.txt").write_text("not a grader's")
+    old = {
+        "stale": base / f"nngrade-stage-{dead.pid}-abc123",
+        "live": base / f"nngrade-worker-{os.getpid()}-def456",
+        "other": base / "someone-else-9-x",
+    }
+    for folder in old.values():
+        (folder / "sub").mkdir(parents=True)
+    (old["stale"] / "sub" / "f").write_text("x")
+    recent = base / f"nngrade-cwd-{dead.pid}-ghi789"
+    recent.mkdir()
+    link = base / f"nngrade-stage-{dead.pid}-link01"
+    link.symlink_to(target, target_is_directory=True)
+    now = time.time()
+    for folder in (*old.values(), link):
+        os.utime(folder, (now - 2 * isolation.STALE_AFTER_S,) * 2, follow_symlinks=False)
+    assert isolation.sweep_stale(str(base), now=now) == [old["stale"].name]
+    assert sorted(p.name for p in base.iterdir()) == sorted([old["live"].name, old["other"].name, recent.name,
+                                                             link.name])
+    assert (target / "keep.txt").read_text() == "not a grader's"
+    assert isolation.owned_prefix("nngrade-stage-") == f"nngrade-stage-{os.getpid()}-"
