@@ -82,9 +82,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
     bank = CaseBank(assignment_fingerprint(assignment.data), options.seed, options.profile) \
         if options.case_bank else None
     with tempfile.TemporaryDirectory(prefix=owned_prefix("nngrade-stage-"), dir=scratch_base()) as tmp, \
-            contextlib.ExitStack() as stack:
-        if bank is not None:
-            stack.enter_context(bank)
+            bank if bank is not None else contextlib.nullcontext():
         staged = stage(submission, Path(tmp) / "staged", assignment.modules)
         no_data: set[str] = set()
         warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}), no_data)

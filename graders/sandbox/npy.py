@@ -14,6 +14,7 @@ It imports only NumPy and the standard library.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from typing import Any
@@ -37,27 +38,24 @@ def is_plain(dtype: np.dtype[Any]) -> bool:
 
 def to_bytes(array: np.ndarray) -> bytes:
     """``.npy`` format 1.0 bytes of a plain array (C order), as ``np.save`` lays them out."""
-    key = (array.dtype.str, array.shape)
-    prefix = _WRITTEN.get(key)
-    if prefix is None:
-        if not is_plain(array.dtype):
-            raise ValueError(f"not a plain numeric array: {array.dtype}")
-        header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': {array.shape!r}, }}".encode()
-        padding = -(len(MAGIC) + 2 + len(header) + 1) % ALIGN
-        header += b" " * padding + b"\n"
-        prefix = MAGIC + struct.pack("<H", len(header)) + header
-        if len(_WRITTEN) >= _PARSED_KEPT:
-            _WRITTEN.clear()
-        _WRITTEN[key] = prefix
-    return prefix + array.tobytes(order="C")
+    if not is_plain(array.dtype):
+        raise ValueError(f"not a plain numeric array: {array.dtype}")
+    return _prefix(array.dtype.str, array.shape) + array.tobytes(order="C")
 
 
+#: (shape, fortran order, dtype, offset of the data)
 Header = tuple[tuple[int, ...], bool, np.dtype[Any], int]
-#: Headers already parsed (a run moves thousands of arrays of a few dozen shapes). Bounded: cleared when full.
-_PARSED: dict[bytes, Header | None] = {}
-_PARSED_KEPT = 4096
-#: The magic, length and header written for each (dtype, shape) so far (bounded like _PARSED).
-_WRITTEN: dict[tuple[str, tuple[int, ...]], bytes] = {}
+#: Distinct headers remembered (a grading run moves thousands of arrays of a few dozen shapes).
+HEADERS_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=HEADERS_KEPT)
+def _prefix(descr: str, shape: tuple[int, ...]) -> bytes:
+    """The magic, header length and header NumPy writes for a C-order array of this dtype and shape."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
+    padding = -(len(MAGIC) + 2 + len(header) + 1) % ALIGN
+    header += b" " * padding + b"\n"
+    return MAGIC + struct.pack("<H", len(header)) + header
 
 
 def simple_header(blob: bytes | memoryview) -> Header | None:
@@ -66,18 +64,15 @@ def simple_header(blob: bytes | memoryview) -> Header | None:
     if len(blob) < 10 or blob[:8] != MAGIC:
         return None
     (length,) = struct.unpack("<H", blob[8:10])
-    text = bytes(blob[10:10 + length])
-    try:
-        return _PARSED[text]
-    except KeyError:
-        pass
+    parsed = _parse(bytes(blob[10:10 + length]))
+    return None if parsed is None else (*parsed, 10 + length)
+
+
+@functools.lru_cache(maxsize=HEADERS_KEPT)
+def _parse(text: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any]] | None:
     match = SIMPLE_HEADER.fullmatch(text)
-    parsed: Header | None = None
-    if match is not None:
-        descr, fortran, dims = match.groups()
-        shape = tuple(int(d) for d in dims.replace(b" ", b"").split(b",") if d)
-        parsed = (shape, fortran == b"True", np.dtype(descr.decode()), 10 + length)
-    if len(_PARSED) >= _PARSED_KEPT:
-        _PARSED.clear()
-    _PARSED[text] = parsed
-    return parsed
+    if match is None:
+        return None
+    descr, fortran, dims = match.groups()
+    shape = tuple(int(d) for d in dims.replace(b" ", b"").split(b",") if d)
+    return shape, fortran == b"True", np.dtype(descr.decode())

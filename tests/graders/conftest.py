@@ -164,6 +164,16 @@ def worker_pids(marker: str) -> list[int]:
     return found
 
 
+@pytest.fixture()
+def dense_toml(tmp_path: Path) -> Path:
+    """The dense mini assignment as a .toml file in a folder of its own (apart from any class folder a test
+    builds in ``tmp_path``)."""
+    path = tmp_path / "assignment" / "dense-mini.toml"
+    path.parent.mkdir()
+    path.write_text(DENSE_TOML)
+    return path
+
+
 @pytest.fixture(scope="session")
 def dense_assignment(tmp_path_factory: pytest.TempPathFactory) -> Assignment:
     path = tmp_path_factory.mktemp("assignment") / "dense-mini.toml"

@@ -33,7 +33,6 @@ from graders.sandbox.process import Limits
 from tests.graders.conftest import (
     CORRECT_LOOPED,
     CORRECT_VECTORISED,
-    DENSE_TOML,
     by_name,
     full_marks,
     with_override,
@@ -52,14 +51,6 @@ if any(name == "graders" or name.startswith("graders.") for name in _sys.modules
     with open({mark!r}, "a") as _handle:
         _handle.write("ran in a trusted process: " + repr(_sys.argv) + "\\n")
 """
-
-
-@pytest.fixture()
-def dense_toml(tmp_path: Path) -> Path:
-    path = tmp_path / "assignment" / "dense-mini.toml"
-    path.parent.mkdir()
-    path.write_text(DENSE_TOML)
-    return path
 
 
 def run_cli(args: list[str], cwd: Path, *, module: bool = False, env: dict[str, str] | None = None

@@ -33,7 +33,7 @@ from graders.batch.gradebook import format_points
 from graders.batch.progress import make_progress
 from graders.batch.store import MANIFEST, OutputStore
 from graders.examples import EXAMPLES_DIR, discover
-from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, with_override, write_tree
+from tests.graders.conftest import CORRECT_VECTORISED, with_override, write_tree
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "results.json", "junit.xml")
 TIMING_KEYS = frozenset({"duration_s", "student_s"})
@@ -212,13 +212,6 @@ def test_killed_batch_resumes_without_losing_or_regrading_anything(reference: Re
 
 
 # ------------------------------------------------------------------ resume checks its evidence
-@pytest.fixture()
-def dense_toml(tmp_path: Path) -> Path:
-    path = tmp_path / "dense-mini.toml"
-    path.write_text(DENSE_TOML)
-    return path
-
-
 def test_resume_regrades_exactly_what_changed_or_was_damaged(
     tmp_path: Path, dense_toml: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from graders.batch import BATCH_LOG_VARIABLE, BatchOptions, run_batch
 from graders.batch.progress import make_progress
 from graders.batch.run import BatchInterrupted
 from graders.batch.task import Task, run_task
-from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, write_tree
+from tests.graders.conftest import CORRECT_VECTORISED, write_tree
 
 HANGS_AT_IMPORT = "import time\ntime.sleep(600)\n" + CORRECT_VECTORISED
 
@@ -47,13 +47,6 @@ class InterruptedAfter:
 def gradebook(out: Path) -> dict[str, dict[str, str]]:
     text = (out / "gradebook.csv").read_bytes().decode("utf-8-sig")
     return {row["student"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
-
-
-@pytest.fixture()
-def dense_toml(tmp_path: Path) -> Path:
-    path = tmp_path / "dense-mini.toml"
-    path.write_text(DENSE_TOML)
-    return path
 
 
 def test_interrupted_batch_writes_what_it_graded_marked_incomplete(tmp_path: Path, dense_toml: Path) -> None:

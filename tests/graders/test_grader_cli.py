@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graders import assignment as assignments
-from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, with_override, write_tree
+from tests.graders.conftest import CORRECT_VECTORISED, with_override, write_tree
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "results.json", "junit.xml")
 
@@ -20,24 +20,17 @@ def nngrade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
-@pytest.fixture()
-def toml_path(tmp_path: Path) -> Path:
-    path = tmp_path / "dense-mini.toml"
-    path.write_text(DENSE_TOML)
-    return path
-
-
-def test_missing_submission_path_exits_2(tmp_path: Path, toml_path: Path) -> None:
-    result = nngrade("grade", str(tmp_path / "no-such-folder"), "--assignment", str(toml_path),
+def test_missing_submission_path_exits_2(tmp_path: Path, dense_toml: Path) -> None:
+    result = nngrade("grade", str(tmp_path / "no-such-folder"), "--assignment", str(dense_toml),
                      "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "no-such-folder" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_submission_without_python_exits_2(tmp_path: Path, toml_path: Path) -> None:
+def test_submission_without_python_exits_2(tmp_path: Path, dense_toml: Path) -> None:
     root = write_tree(tmp_path / "sub", {"README.txt": "my answers are in my head\n"})
-    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(tmp_path / "out"),
+    result = nngrade("grade", str(root), "--assignment", str(dense_toml), "--out", str(tmp_path / "out"),
                      cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "no Python source" in result.stderr
@@ -51,14 +44,14 @@ def test_unknown_assignment_exits_2(tmp_path: Path) -> None:
     assert "no-such-assignment" in result.stderr
 
 
-def test_normal_run_exits_0_and_writes_every_report(tmp_path: Path, toml_path: Path) -> None:
+def test_normal_run_exits_0_and_writes_every_report(tmp_path: Path, dense_toml: Path) -> None:
     buggy = with_override(CORRECT_VECTORISED, """
         def relu_forward(x):
             return np.abs(x), x
     """)
     root = write_tree(tmp_path / "sub", {"cs231n/layers.py": buggy})
     out = tmp_path / "out"
-    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(out), "--seed", "3",
+    result = nngrade("grade", str(root), "--assignment", str(dense_toml), "--out", str(out), "--seed", "3",
                      "--profile", "quick", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for name in REPORT_FILES:
@@ -89,10 +82,10 @@ def test_assignments_lists_cs231n_a2(tmp_path: Path) -> None:
     assert "affine_forward" in result.stdout
 
 
-def test_python_option_runs_the_worker_under_that_interpreter(tmp_path: Path, toml_path: Path) -> None:
+def test_python_option_runs_the_worker_under_that_interpreter(tmp_path: Path, dense_toml: Path) -> None:
     root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
     out = tmp_path / "out"
-    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(out), "--profile", "quick",
+    result = nngrade("grade", str(root), "--assignment", str(dense_toml), "--out", str(out), "--profile", "quick",
                      "--python", sys.executable, "--only", "relu_forward", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
@@ -101,19 +94,19 @@ def test_python_option_runs_the_worker_under_that_interpreter(tmp_path: Path, to
     assert report["functions"][0]["status"] == "passed" and report["max_score"] == 1.0
 
 
-def test_python_option_without_numpy_is_a_usage_error(tmp_path: Path, toml_path: Path) -> None:
+def test_python_option_without_numpy_is_a_usage_error(tmp_path: Path, dense_toml: Path) -> None:
     fake = tmp_path / "python-without-numpy"
     fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n")
     fake.chmod(0o755)
     root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
-    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--out", str(tmp_path / "out"),
+    result = nngrade("grade", str(root), "--assignment", str(dense_toml), "--out", str(tmp_path / "out"),
                      "--python", str(fake), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "numpy" in result.stderr and not (tmp_path / "out").exists()
 
 
-def test_only_rejects_a_function_the_assignment_does_not_grade(tmp_path: Path, toml_path: Path) -> None:
+def test_only_rejects_a_function_the_assignment_does_not_grade(tmp_path: Path, dense_toml: Path) -> None:
     root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
-    result = nngrade("grade", str(root), "--assignment", str(toml_path), "--only", "conv_forward_naive",
+    result = nngrade("grade", str(root), "--assignment", str(dense_toml), "--only", "conv_forward_naive",
                      cwd=tmp_path)
     assert result.returncode == 2 and "conv_forward_naive" in result.stderr

@@ -14,10 +14,8 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from graders.selfcheck import CHECK_SEED
-from tests.graders.conftest import CORRECT_VECTORISED, DENSE_TOML, with_override, write_tree
+from tests.graders.conftest import CORRECT_VECTORISED, with_override, write_tree
 
 AFFINE_DB_MEAN = with_override(CORRECT_VECTORISED, """
     def affine_backward(dout, cache):
@@ -36,13 +34,6 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def listing(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-
-
-@pytest.fixture()
-def dense_toml(tmp_path: Path) -> Path:
-    path = tmp_path / "dense-mini.toml"
-    path.write_text(DENSE_TOML)
-    return path
 
 
 def test_check_of_a_correct_working_copy_passes_and_writes_nothing_there(tmp_path: Path, dense_toml: Path) -> None:
