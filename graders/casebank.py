@@ -37,10 +37,12 @@ from hypothesis.strategies import SearchStrategy
 
 import graders
 from graders import courses
-from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, frame
+from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, uninitialised
 from graders.specs.base import Case, Spec
 
-FORMAT = 2
+FORMAT = 3
+#: Each array's bytes start at a multiple of this in a bank file (NumPy's own .npy alignment).
+BLOB_ALIGN = 64
 ENV_VARIABLE = "NNGRADE_CASE_BANK"
 #: Largest bank file read back (a dropout function's cases are tens of MB).
 MAX_FILE_BYTES = 1 << 30
@@ -143,6 +145,8 @@ class CaseBank:
         self.misses = 0
         #: spec name -> the bank file being read ahead (see prefetch)
         self._ahead: dict[str, Future[Banked | None]] = {}
+        #: spec name -> what peek() read, for get() to return without reading it again
+        self._peeked: dict[str, Banked] = {}
         self._reader: ThreadPoolExecutor | None = None
 
     def prefetch(self, specs: list[Spec]) -> None:
@@ -163,6 +167,7 @@ class CaseBank:
             self._reader.shutdown(wait=True)
             self._reader = None
         self._ahead.clear()
+        self._peeked.clear()
 
     def __enter__(self) -> CaseBank:
         return self
@@ -175,58 +180,96 @@ class CaseBank:
         digest = hashlib.sha256(key.encode()).hexdigest()
         return self.folder / digest[:2] / f"{digest}.bank"
 
+    def peek(self, spec: Spec) -> Banked | None:
+        """The spec's banked cases if the bank has them, never built here; get() then returns the same."""
+        found = self._peeked.get(spec.name) or self._read(spec)
+        if found is not None:
+            self._peeked[spec.name] = found
+        return found
+
     def get(self, spec: Spec, build: Callable[[], Banked]) -> Banked:
         """The spec's banked cases, built with ``build`` (and stored) when absent or unreadable."""
-        path = self.path(spec)
-        ahead = self._ahead.pop(spec.name, None)
-        found = ahead.result() if ahead is not None else read(path)
+        found = self._peeked.pop(spec.name, None) or self._read(spec)
         if found is not None:
             self.hits += 1
             return found
         self.misses += 1
         banked = build()
-        write(path, banked)
+        write(self.path(spec), banked)
         return banked
+
+    def _read(self, spec: Spec) -> Banked | None:
+        ahead = self._ahead.pop(spec.name, None)
+        return ahead.result() if ahead is not None else read(self.path(spec))
 
 
 def read(path: Path) -> Banked | None:
-    """A bank file, or None when it is missing, truncated or not ours (then it is simply rebuilt)."""
+    """A bank file, or None when it is missing, truncated or not ours (then it is simply rebuilt).
+
+    The file is read once into a writable buffer and its arrays are views of it: each its own aligned stretch
+    of the buffer (see :func:`write`), writable like a drawn case's, nothing copied again (a function's bank
+    holds up to tens of MB, read for every submission)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > MAX_FILE_BYTES or size < HEADER.size:
+                return None
+            view = uninitialised(size)
+            if stream.readinto(view) != size:
+                return None
     except OSError:
         return None
-    if len(data) > MAX_FILE_BYTES or len(data) < HEADER.size:
-        return None
     try:
-        (length,) = HEADER.unpack_from(data)
-        header = json.loads(data[HEADER.size:HEADER.size + length])
-        sizes = header["blob_sizes"]
+        (length,) = HEADER.unpack_from(view)
+        header = json.loads(bytes(view[HEADER.size:HEADER.size + length]))
         blobs, offset = [], HEADER.size + length
-        for size in sizes:
-            blobs.append(data[offset:offset + size])
-            offset += size
+        for blob_size in header["blob_sizes"]:
+            offset = _aligned(offset)
+            if type(blob_size) is not int or blob_size < 0 or offset + blob_size > size:
+                return None
+            blobs.append(view[offset:offset + blob_size])
+            offset += blob_size
         body = decode_reply_value(header["bank"], blobs, MAX_FILE_BYTES)
-        return Banked(cases={k: [_writable(c) for c in v] for k, v in body["cases"].items()},
+        return Banked(cases={k: [_own_arrays(c) for c in v] for k, v in body["cases"].items()},
                       expected={k: list(v) for k, v in body["expected"].items()})
     except (ValueError, KeyError, TypeError, WireError, struct.error, RecursionError):
         return None
 
 
-def _writable(case: Case) -> Case:
-    """Decoded arrays are read-only views of the file's bytes; a case must behave like a drawn one."""
-    return copy.deepcopy(case)
+def _aligned(offset: int) -> int:
+    return -(-offset // BLOB_ALIGN) * BLOB_ALIGN
+
+
+def _own_arrays(value: Any) -> Any:
+    """A case as read, except an array that is not aligned in memory (where the buffer itself is not), which is
+    copied: a case must behave like a drawn one."""
+    if isinstance(value, np.ndarray):
+        return value if value.flags.aligned else value.copy()
+    if isinstance(value, dict):
+        return {k: _own_arrays(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_own_arrays(v) for v in value)
+    return value
 
 
 def write(path: Path, banked: Banked) -> None:
     """Write atomically (a temporary file renamed into place): concurrent graders never see half a file. A
-    bank that cannot be written only costs speed."""
+    bank that cannot be written only costs speed. Layout: the length of a JSON header, the header, then each
+    array's ``.npy`` bytes starting at a multiple of BLOB_ALIGN from the start of the file (so the arrays read
+    back as views are aligned as NumPy aligns its own)."""
     blobs: list[bytes] = []
     body = encode_value({"cases": banked.cases, "expected": banked.expected}, blobs)
     try:
+        header = json.dumps({"bank": body, "blob_sizes": [len(b) for b in blobs]}).encode()
+        parts = [HEADER.pack(len(header)), header]
+        offset = HEADER.size + len(header)
+        for blob in blobs:
+            parts += [bytes(_aligned(offset) - offset), blob]
+            offset = _aligned(offset) + len(blob)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(handle, "wb") as stream:
-            stream.write(frame({"bank": body}, blobs))
+            stream.write(b"".join(parts))
         os.replace(temporary, path)
     except (OSError, TypeError, ValueError):  # a read-only cache, or an answer JSON cannot hold
         return

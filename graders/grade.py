@@ -87,7 +87,6 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         no_data: set[str] = set()
         warnings = list(staged.warnings) + stage_data(staged, assignment.data.get("data", {}), no_data)
         warnings += stage_stand_ins(staged, assignment.data.get("stand_ins", {}))
-        static_forbidden = _static_scan(staged, assignment)
         problems = ProblemLog()
         hide = [str(Path(__file__).resolve().parents[1])]
         lanes = min(resolved_lanes(options.lanes), max(1, len(selected)))
@@ -99,6 +98,7 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
             session.launch_ahead()  # the fork server starts while the bank is read
             if bank is not None:
                 bank.prefetch([g.spec for g in selected])
+            static_forbidden = _static_scan(staged, assignment)  # while the fork server starts
 
             def grade_in(lane: Lane, graded: GradedFunction) -> dict[str, Any]:
                 return _grade_one(graded, staged, lane, static_forbidden, profile, options,
@@ -273,7 +273,7 @@ def _grade_one(
     except (WorkerTimeout, WorkerCrashed) as exc:
         printed = session.discard_worker()
         return early("crashed", f"could not start or load the submission: {exc}{output_tail(printed)}")
-    needed = functions_called(spec.program(first_case(spec)))
+    needed = functions_called(spec.program(first_case(spec, bank)))
     for module_key, name in sorted(needed):
         info = session.load_report.modules.get(module_key)
         if info is None:
@@ -299,7 +299,12 @@ def _grade_one(
     return entry
 
 
-def first_case(spec: Spec) -> Case:
+def first_case(spec: Spec, bank: CaseBank | None = None) -> Case:
+    """The spec's first notebook case (only to see which functions its program calls): the bank's copy when it
+    has one (building a notebook's large arrays again cost the grader milliseconds a function)."""
+    banked = bank.peek(spec) if bank is not None else None
+    if banked is not None and banked.cases.get("fixed"):
+        return banked.cases["fixed"][0]
     fixed = spec.fixed_cases()
     return fixed[0] if fixed else _draw_one(spec)
 

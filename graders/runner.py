@@ -77,7 +77,10 @@ def case_size(run: CaseRun) -> int:
 
 
 def mutated_inputs(names: tuple[str, ...], case: Case, after: dict[str, Any]) -> list[str]:
-    """The inputs among ``names`` that the worker sent back changed."""
+    """The inputs among ``names`` that the worker sent back changed. The worker sends back only the inputs whose
+    bytes differ from what it was sent (graders/sandbox/worker_main.py inputs_changed); their values are
+    compared here, so an input whose bytes changed but whose values did not (-0.0 written over 0.0) is not
+    counted."""
     changed = []
     for key in names:
         if key in after and isinstance(case.get(key), np.ndarray):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.sandbox import bwrap, layers, privileges, replies
-from graders.sandbox.wire import HEADER, WireError, frame
+from graders.sandbox.wire import HEADER, Blob, WireError, frame, uninitialised
 
 HERE = Path(__file__).parent
 WORKER_SCRIPT = HERE / "worker_main.py"
@@ -274,6 +274,7 @@ class Worker:
         self.drain: OutputDrain | None = None
         self._to_worker = -1
         self._from_worker = -1
+        self._nonblocking = -1  # the request pipe end made non-blocking (see _write_all)
         self.token = secrets.token_hex(16)
         self.lease: privileges.UidLease | None = None
         self.pid: int | None = None  # the interpreter's pid (under bwrap, not the Popen's)
@@ -504,7 +505,7 @@ class Worker:
 
     # -------------------------------------------------------------- requests
     def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None,
-                reply_limit: int | None = None) -> tuple[dict[str, Any], list[bytes]]:
+                reply_limit: int | None = None) -> tuple[dict[str, Any], list[Blob]]:
         """Send one request and wait for its reply; on timeout or a broken reply, kill the worker and raise.
 
         ``reply_limit`` caps the bytes of this reply's arrays (the caller knows how large a right answer is);
@@ -530,7 +531,7 @@ class Worker:
         return self._seq
 
     def receive(self, seq: int, timeout: float | None = None, reply_limit: int | None = None, last: bool = True
-                ) -> tuple[dict[str, Any], list[bytes]]:
+                ) -> tuple[dict[str, Any], list[Blob]]:
         """Wait for the reply to request ``seq``, skipping a few stale replies to earlier requests. ``last``:
         no further frame may follow (False while reading the frames of a ``run_many`` request)."""
         self._arm(timeout)
@@ -571,14 +572,14 @@ class Worker:
         self._waited = None
         self._credit = wall  # how far the deadline may still move for time spent waiting for a CPU
 
-    def _read_frame(self, limit: int) -> tuple[dict[str, Any], list[bytes]]:
+    def _read_frame(self, limit: int) -> tuple[dict[str, Any], list[Blob]]:
         """One reply frame, its announced sizes checked against the limits before anything is read, its header
         parsed with any failure (bad UTF-8, bad JSON, nesting deep enough to exhaust the recursion limit) turned
         into a WireError."""
         (length,) = HEADER.unpack(self._read_exact(HEADER.size))
         if length > self.limits.max_header_bytes:
             raise WireError(f"reply header of {length} bytes (at most {self.limits.max_header_bytes})")
-        data = self._read_exact(length)
+        data = bytes(self._read_exact(length))
         try:
             reply = json.loads(data)
         except (ValueError, RecursionError, MemoryError) as exc:
@@ -592,7 +593,8 @@ class Worker:
         if total > limit:
             raise WireError(f"reply of more than {limit} bytes ({total} bytes announced)")
         # One read for every blob (most replies carry a few small arrays): fewer select/read rounds per frame.
-        body = self._read_exact(total) if total else b""
+        # The blobs are read-only views of that buffer, not copies (a grading run receives tens of MiB).
+        body = self._read_exact(total).toreadonly()
         ends = list(itertools.accumulate(sizes))
         return reply, [body[end - n:end] for n, end in zip(sizes, ends, strict=True)]
 
@@ -645,20 +647,31 @@ class Worker:
         self._waited = waited
 
     def _write_all(self, data: bytes) -> None:
+        """Write a request frame. The pipe end is non-blocking: a worker that stops reading cannot hold the
+        grader in a write past the deadline, and each write hands over as much as the pipe takes (1 MiB),
+        waiting only when it is full."""
+        if self._nonblocking != self._to_worker:
+            os.set_blocking(self._to_worker, False)
+            self._nonblocking = self._to_worker
         view = memoryview(data)
         while view:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("the worker stopped reading its requests")
+            try:
+                view = view[os.write(self._to_worker, view[:PIPE_BYTES]):]
+                continue
+            except BlockingIOError:
+                pass
             _, writable, _ = select.select([], [self._to_worker], [], min(remaining, POLL_S))
-            if writable:
-                view = view[os.write(self._to_worker, view[: 1 << 16]) :]
-            else:
+            if not writable:
                 self._check_cpu()
 
-    def _read_exact(self, n: int) -> bytes:
-        chunks: list[bytes] = []
-        while n:
+    def _read_exact(self, n: int) -> memoryview:
+        """``n`` bytes from the worker, read straight into one buffer (no chunks joined afterwards)."""
+        view = uninitialised(n)
+        done = 0
+        while done < n:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("no answer within the time limit")
@@ -666,12 +679,11 @@ class Worker:
             if not readable:
                 self._check_cpu()
                 continue
-            chunk = os.read(self._from_worker, min(n, 1 << 20))
-            if not chunk:
+            got = os.readv(self._from_worker, [view[done:done + PIPE_BYTES]])
+            if not got:
                 raise EOFError("the worker closed its pipe")
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+            done += got
+        return view
 
     def _death_note(self) -> str:
         if self.process is None:

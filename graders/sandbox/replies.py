@@ -120,7 +120,8 @@ def run_error(value: Any) -> dict[str, str] | None:
 
 def run(reply: Any) -> dict[str, Any]:
     """The fields of a ``run`` reply other than the encoded values (decoded by the caller with wire's bounded
-    decoder): {"outputs": dict | None, "error": dict | None, "inputs_after": dict, "student_s": float,
+    decoder): {"outputs": dict | None, "error": dict | None, "inputs_after": dict (the inputs asked back that
+    did not come back byte for byte as sent), "student_s": float,
     "forbidden": [str], "tainted": [str], "stand_ins": [str]}."""
     reply = mapping(reply, "the run reply")
     error = run_error(reply.get("error"))

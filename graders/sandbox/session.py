@@ -39,7 +39,7 @@ from graders.isolation import owned_prefix, private_folder
 from graders.sandbox import layers, privileges, replies
 from graders.sandbox.process import ForkedWorker, ForkServer, Limits, Worker, WorkerCrashed, WorkerTimeout
 from graders.sandbox.template import Tree
-from graders.sandbox.wire import WireError, decode_reply_value, encode_value
+from graders.sandbox.wire import Blob, WireError, decode_reply_value, encode_value
 from graders.specs.base import Case
 from graders.specs.program import Program, to_json
 from graders.submission import Staged
@@ -48,6 +48,8 @@ SUPPORT_DIR = Path(__file__).with_name("support")
 #: Set to "0" to start every worker on its own instead of forking it (for comparisons and diagnosis).
 FORK_SERVER_VARIABLE = "NNGRADE_FORK_SERVER"
 SUPPORT_MODULES = {"nngrade_support": "nngrade_support"}
+#: A batch's program is compared with this many of the last distinct ones before it is sent again.
+PROGRAMS_COMPARED = 4
 
 
 @dataclass
@@ -225,11 +227,8 @@ class SandboxSession:
     def _launch(self, number: int) -> tuple[Worker, int]:
         server = self._fork_server()
         workdir = (self.runs / "children" if server else self.runs) / f"run{number}"
-        if self._trees is None:  # read once, on the launcher thread
-            self._trees = (Tree.read(self.staged.root), Tree.read(SUPPORT_DIR, frozenset({"__pycache__"})))
-            if server is not None and same_minor_version(str(server.hello.get("python", ""))):
-                for tree in self._trees:
-                    tree.add_bytecode()
+        if self._trees is None:  # no fork server (it lists them while it starts): read once, here
+            self._trees = self._listed(bytecode=False)
         workdir.mkdir(mode=0o755)
         os.chmod(workdir, 0o755)  # readable by the worker's uid whatever the umask (the copies below are too)
         self._trees[0].write(workdir / "submission")
@@ -243,6 +242,15 @@ class SandboxSession:
         except BaseException:
             worker.stop()
             raise
+
+    def _listed(self, bytecode: bool) -> tuple[Tree, Tree]:
+        """The staged submission and the support modules, listed once for every worker's copy; with their
+        bytecode compiled (see Tree.add_bytecode) for a worker of this interpreter's version."""
+        trees = (Tree.read(self.staged.root), Tree.read(SUPPORT_DIR, frozenset({"__pycache__"})))
+        if bytecode:
+            for tree in trees:
+                tree.add_bytecode()
+        return trees
 
     def _load_request(self, workdir: Path) -> dict[str, Any]:
         root = workdir / "submission"
@@ -274,7 +282,10 @@ class SandboxSession:
         server = ForkServer(home, children, self.python, self.limits, plan=self.plan,
                             label=str(self.home / "server"), hidden=self.hidden)
         try:
-            server.start()
+            server.launch()
+            if self._trees is None:  # while the server's interpreter starts (a tenth of a second)
+                self._trees = self._listed(bytecode=True)
+            server.finish_launch()
             if server.hello["layers"].get("landlock") is not True:
                 raise WorkerCrashed("the fork server could not confine itself")
         except (WorkerCrashed, WorkerTimeout, OSError) as exc:
@@ -282,6 +293,9 @@ class SandboxSession:
             self.use_server = False
             self.server_error = str(exc)
             return None
+        if not same_minor_version(str(server.hello.get("python", ""))):
+            for tree in self._trees or ():  # the worker's interpreter would ignore this bytecode: not copied
+                tree.drop_bytecode()
         if self.plan.uid and server.lease is not None:
             os.chown(children, server.lease.uid, server.lease.uid)
         self.server = server
@@ -413,8 +427,9 @@ class Lane:
         worker = self.ensure_worker()
         self._mark_used()
         blobs: list[bytes] = []
-        request = {"op": "run_many", "calls": [
-            {"program": to_json(c.program), "inputs": encode_value(c.case, blobs)["__dict__"],
+        programs: list[Any] = []  # each distinct program once (the calls of a batch mostly share one)
+        request = {"op": "run_many", "programs": programs, "calls": [
+            {"program": _numbered(programs, to_json(c.program)), "inputs": encode_value(c.case, blobs)["__dict__"],
              "return_inputs": list(c.return_inputs)} for c in calls]}
         seq = worker.send(request, blobs, timeout)
         try:
@@ -438,7 +453,7 @@ class Lane:
                 self.discard_worker()
             raise
 
-    def _parsed(self, reply: dict[str, Any], reply_blobs: list[bytes]) -> RunReply:
+    def _parsed(self, reply: dict[str, Any], reply_blobs: list[Blob]) -> RunReply:
         try:
             fields = replies.run(reply)
             cap = self.limits.max_reply_bytes
@@ -453,6 +468,15 @@ class Lane:
             self.discard_worker()
         return RunReply(outputs, fields["error"], after if isinstance(after, dict) else {}, fields["student_s"],
                         fields["forbidden"], fields["tainted"], fields["stand_ins"])
+
+
+def _numbered(programs: list[Any], program: Any) -> int:
+    """The index of ``program`` (JSON) in ``programs``, appended unless one of the last few is equal."""
+    recent = programs[-PROGRAMS_COMPARED:]
+    if program in recent:
+        return len(programs) - len(recent) + recent.index(program)
+    programs.append(program)
+    return len(programs) - 1
 
 
 def _nbytes(value: Any) -> int:

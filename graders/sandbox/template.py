@@ -40,6 +40,8 @@ class Tree:
     source: Path
     folders: list[str] = field(default_factory=list)
     files: dict[str, bytes | None] = field(default_factory=dict)
+    #: what add_bytecode added (files and folders), for drop_bytecode
+    bytecode: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, source: Path, skip: frozenset[str] = frozenset()) -> Tree:
@@ -84,12 +86,23 @@ class Tree:
             cache = f"{folder}/__pycache__" if folder else "__pycache__"
             if cache not in self.folders:
                 self.folders.append(cache)
+                self.bytecode.append(cache)
             pyc = f"{cache}/{stem[:-3]}.{sys.implementation.cache_tag}.pyc"
             self.files[pyc] = (importlib.util.MAGIC_NUMBER + UNCHECKED_HASH.to_bytes(4, "little")
                                + importlib.util.source_hash(data) + marshal.dumps(code))
+            self.bytecode.append(pyc)
             added += 1
         self.folders.sort(key=lambda p: p.count("/"))
         return added
+
+    def drop_bytecode(self) -> None:
+        """Take back what add_bytecode added (it was compiled before the worker's version was known, and that
+        turned out to differ)."""
+        for name in self.bytecode:
+            self.files.pop(name, None)
+            if name in self.folders:
+                self.folders.remove(name)
+        self.bytecode.clear()
 
     def write(self, target: Path) -> None:
         """Create ``target`` (it must not exist) holding a copy of the tree."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from numpy.lib import format as npy_format
 from graders.sandbox import npy
 
 HEADER = struct.Struct(">I")
+#: One array's ``.npy`` bytes as received: a read-only view of the frame's buffer (or bytes).
+Blob = bytes | memoryview
 NUMERIC_KINDS = "biuf"
 
 
@@ -34,6 +37,12 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"<{self.type_name}: {self.text}>"
+
+
+def uninitialised(size: int) -> memoryview:
+    """A writable buffer of ``size`` bytes to read into, not zeroed first (a bytearray is: for the tens of MB a
+    grading run reads, zeroing cost more than the reading)."""
+    return np.empty(size, dtype=np.uint8).data
 
 
 def frame(header: dict[str, Any], blobs: list[bytes]) -> bytes:
@@ -67,7 +76,7 @@ def encode_value(value: Any, blobs: list[bytes]) -> Any:
     return value
 
 
-def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
+def decode_npy(blob: Blob, max_bytes: int) -> np.ndarray:
     """Parse one ``.npy`` blob with checks before allocation; read-only view on the received bytes."""
     simple = npy.simple_header(blob)
     if simple is not None:
@@ -89,7 +98,7 @@ def decode_npy(blob: bytes, max_bytes: int) -> np.ndarray:
     return _view(blob, shape, fortran, dtype, stream.tell(), max_bytes)
 
 
-def _view(blob: bytes, shape: Any, fortran: bool, dtype: np.dtype[Any], offset: int, max_bytes: int) -> np.ndarray:
+def _view(blob: Blob, shape: Any, fortran: bool, dtype: np.dtype[Any], offset: int, max_bytes: int) -> np.ndarray:
     """The array a checked header describes, as a read-only view on ``blob`` (size checked first)."""
     if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise WireError(f"array dtype {dtype} is not a plain numeric dtype")
@@ -111,7 +120,7 @@ def _view(blob: bytes, shape: Any, fortran: bool, dtype: np.dtype[Any], offset: 
     return flat.reshape(shape, order="F" if fortran else "C")
 
 
-def decode_reply_value(node: Any, blobs: list[bytes], max_bytes: int, depth: int = 0) -> Any:
+def decode_reply_value(node: Any, blobs: Sequence[Blob], max_bytes: int, depth: int = 0) -> Any:
     """Untrusted JSON-with-blobs -> arrays, scalars, tuples, lists, dicts and Opaque placeholders.
 
     Every shape the worker's encoder cannot produce is a WireError (never an AttributeError or a

@@ -27,6 +27,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import io
+import itertools
 import json
 import os
 import signal
@@ -40,6 +41,8 @@ from typing import Any
 import numpy as np
 
 HEADER = struct.Struct(">I")
+#: Pieces one writev may gather (Linux's IOV_MAX is 1024).
+MAX_WRITE_PARTS = 1000
 MAX_REPR = 200
 #: Longer lists are described, not sent (a right answer is an array; a list is only shown in a message).
 MAX_LIST_ITEMS = 10_000
@@ -93,7 +96,7 @@ class Encoder:
         return self.opaque(value)
 
 
-def decode(node: Any, blobs: list[bytes]) -> Any:
+def decode(node: Any, blobs: list[memoryview]) -> Any:
     """Inverse of Encoder.encode for the parent's (trusted) data."""
     if isinstance(node, list):
         return [decode(v, blobs) for v in node]
@@ -110,7 +113,7 @@ def decode(node: Any, blobs: list[bytes]) -> Any:
     return node
 
 
-def read_array(blob: bytes) -> np.ndarray:
+def read_array(blob: bytes | memoryview) -> np.ndarray:
     """A (writable) array from the parent's ``.npy`` bytes: NumPy's layout read directly, anything else by
     ``np.load``."""
     simple = npy().simple_header(blob)
@@ -423,38 +426,44 @@ def load_modules(request: dict[str, Any], gate: ImportGate) -> tuple[dict[str, A
 
 
 # ------------------------------------------------------------------ protocol
-def read_exact(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
+def read_exact(fd: int, n: int) -> memoryview:
+    """``n`` bytes, read straight into one buffer (not zeroed first: zeroing a large one cost more than reading)."""
+    view = np.empty(n, dtype=np.uint8).data
+    done = 0
+    while done < n:
+        got = os.readv(fd, [view[done:done + (1 << 20)]])
+        if not got:
             raise EOFError
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        done += got
+    return view
 
 
 #: The sequence number of the request being answered, echoed in its reply (the parent matches them up).
 CURRENT_SEQ: list[Any] = [None]
 
 
-def receive(fd: int) -> tuple[dict[str, Any], list[bytes]]:
+def receive(fd: int) -> tuple[dict[str, Any], list[memoryview]]:
+    """A request and its arrays' bytes (all read at once, then viewed blob by blob)."""
     (length,) = HEADER.unpack(read_exact(fd, HEADER.size))
-    header = json.loads(read_exact(fd, length))
-    blobs = [read_exact(fd, n) for n in header.get("blob_sizes", [])]
+    header = json.loads(bytes(read_exact(fd, length)))
+    sizes = header.get("blob_sizes", [])
+    body = memoryview(read_exact(fd, sum(sizes)))
+    ends = list(itertools.accumulate(sizes))
     CURRENT_SEQ[0] = header.get("seq")
-    return header, blobs
+    return header, [body[end - n:end] for n, end in zip(sizes, ends, strict=True)]
 
 
 def send(fd: int, header: dict[str, Any], blobs: list[bytes]) -> None:
     header = dict(header, blob_sizes=[len(b) for b in blobs], seq=CURRENT_SEQ[0])
     data = json.dumps(header).encode()
     # One write for the whole frame: each write wakes the parent, and a reply written piece by piece made it
-    # read a few bytes per wake-up.
-    view = memoryview(b"".join([HEADER.pack(len(data)), data, *blobs]))
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    # read a few bytes per wake-up. Gathered by the kernel (writev) rather than joined here first.
+    parts = [HEADER.pack(len(data)), data, *blobs]
+    written = os.writev(fd, parts) if len(parts) <= MAX_WRITE_PARTS else 0
+    if written < sum(map(len, parts)):  # rare: a frame of very many arrays, or a write cut short by a signal
+        view = memoryview(b"".join(parts))[written:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 # ------------------------------------------------------------------ confinement and hygiene
@@ -820,26 +829,29 @@ def start_fork_server(state: State) -> None:
     gc.freeze()
 
 
-def handle_run(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
+def handle_run(out_fd: int, request: dict[str, Any], blobs: list[memoryview], modules: dict[str, Any], gate: ImportGate,
                hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> None:
     reply, encoder = run_call(request, blobs, modules, gate, hygiene, stand_ins)
     send(out_fd, reply, encoder.blobs)
 
 
-def handle_run_many(out_fd: int, request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any],
+def handle_run_many(out_fd: int, request: dict[str, Any], blobs: list[memoryview], modules: dict[str, Any],
                     gate: ImportGate, hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> None:
     """Several calls in one request, one reply frame each (with its ``index``), as each call ends: the parent
     keeps its per-call time limit by reading the frames one by one. A call that leaves the worker changed ends
-    the batch there (the parent starts a fresh worker for the rest)."""
+    the batch there (the parent starts a fresh worker for the rest). A call names its program by its index in
+    the request's ``programs`` (most calls of a batch run the same one)."""
+    programs = request["programs"]
     for index, call in enumerate(request["calls"]):
-        reply, encoder = run_call(call, blobs, modules, gate, hygiene, stand_ins)
+        reply, encoder = run_call(dict(call, program=programs[call["program"]]), blobs, modules, gate, hygiene,
+                                  stand_ins)
         reply["index"] = index
         send(out_fd, reply, encoder.blobs)
         if reply.get("tainted"):
             return
 
 
-def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any], gate: ImportGate,
+def run_call(request: dict[str, Any], blobs: list[memoryview], modules: dict[str, Any], gate: ImportGate,
              hygiene: Hygiene, stand_ins: StandInFinder | None = None) -> tuple[dict[str, Any], Encoder]:
     """Run one program on its inputs; the reply (without blob sizes) and the encoder holding its arrays."""
     inputs = {name: decode(node, blobs) for name, node in request["inputs"].items()}
@@ -869,7 +881,7 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
         reply["error"] = {"step": "program", "type": type(exc).__name__, "message": str(exc)[:2000],
                           "traceback": student_traceback(exc)}
     if request.get("return_inputs"):
-        reply["inputs_after"] = encoder.encode({k: inputs[k] for k in request["return_inputs"] if k in inputs})
+        reply["inputs_after"] = encoder.encode(inputs_changed(request, blobs, inputs))
     # Drop what the student returned and collect it now: a __del__ runs on this request's clock, not the next's.
     # (Reference counting frees most of it at once; the young generations hold any cycles the call made.)
     del outputs, inputs, interpreter.modules
@@ -883,6 +895,21 @@ def run_call(request: dict[str, Any], blobs: list[bytes], modules: dict[str, Any
     if stand_ins is not None and len(stand_ins.created) > created_before:
         reply["stand_ins"] = stand_ins.created[created_before:]
     return reply, encoder
+
+
+def inputs_changed(request: dict[str, Any], blobs: list[memoryview], inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs the parent asked back, after the call, except the arrays whose bytes are exactly those it
+    sent (most: sending them back doubled a reply). The rest, and any value that is not a plain array, go back
+    whole and the parent compares them (an input it does not get back came back unchanged)."""
+    changed: dict[str, Any] = {}
+    for name in request["return_inputs"]:
+        if name not in inputs:
+            continue
+        value, node = inputs[name], request["inputs"].get(name)
+        if not (type(value) is np.ndarray and isinstance(node, dict) and "__nd__" in node
+                and npy().is_plain(value.dtype) and npy().to_bytes(value) == blobs[node["__nd__"]]):
+            changed[name] = value
+    return changed
 
 
 def main() -> None:

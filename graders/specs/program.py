@@ -25,7 +25,7 @@ Steps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,38 +181,29 @@ def merged(programs: list[Program]) -> Program:
 
 def to_json(node: Any) -> Any:
     """Encode a program or expression as JSON-ready data (the worker's wire format)."""
-    if isinstance(node, Program):
-        return {
-            "steps": [to_json(s) for s in node.steps],
-            "outputs": {k: to_json(v) for k, v in node.outputs.items()},
-        }
-    if isinstance(node, Call):
-        return {
-            "op": "call",
-            "id": node.id,
-            "fn": to_json(node.fn),
-            "args": [to_json(a) for a in node.args],
-            "kwargs": {k: to_json(v) for k, v in node.kwargs},
-        }
-    if isinstance(node, Assign):
-        return {"op": "assign", "target": to_json(node.target), "value": to_json(node.value)}
-    if isinstance(node, Input):
-        return {"e": "input", "name": node.name}
-    if isinstance(node, Func):
-        return {"e": "func", "module": node.module, "name": node.name}
-    if isinstance(node, Result):
-        return {"e": "result", "step": node.step}
-    if isinstance(node, Item):
-        return {"e": "item", "of": to_json(node.of), "key": node.key}
-    if isinstance(node, Attr):
-        return {"e": "attr", "of": to_json(node.of), "name": node.name}
-    if isinstance(node, Slice):
-        return {"e": "slice", "of": to_json(node.of), "start": node.start, "stop": node.stop}
-    if isinstance(node, Const):
-        return {"e": "const", "value": node.value}
-    if isinstance(node, Pack):
-        return {"e": "pack", "items": [to_json(i) for i in node.items]}
-    raise TypeError(f"not a program node: {node!r}")
+    encode = _JSON.get(type(node))
+    if encode is None:
+        raise TypeError(f"not a program node: {node!r}")
+    return encode(node)
+
+
+#: node type -> its JSON form (a table rather than a chain of isinstance tests: a grading run encodes some
+#: thirty thousand nodes)
+_JSON: dict[type, Callable[[Any], Any]] = {
+    Program: lambda n: {"steps": [to_json(s) for s in n.steps],
+                        "outputs": {k: to_json(v) for k, v in n.outputs.items()}},
+    Call: lambda n: {"op": "call", "id": n.id, "fn": to_json(n.fn), "args": [to_json(a) for a in n.args],
+                     "kwargs": {k: to_json(v) for k, v in n.kwargs}},
+    Assign: lambda n: {"op": "assign", "target": to_json(n.target), "value": to_json(n.value)},
+    Input: lambda n: {"e": "input", "name": n.name},
+    Func: lambda n: {"e": "func", "module": n.module, "name": n.name},
+    Result: lambda n: {"e": "result", "step": n.step},
+    Item: lambda n: {"e": "item", "of": to_json(n.of), "key": n.key},
+    Attr: lambda n: {"e": "attr", "of": to_json(n.of), "name": n.name},
+    Slice: lambda n: {"e": "slice", "of": to_json(n.of), "start": n.start, "stop": n.stop},
+    Const: lambda n: {"e": "const", "value": n.value},
+    Pack: lambda n: {"e": "pack", "items": [to_json(i) for i in n.items]},
+}
 
 
 def expressions(program: Program) -> list[Any]:

@@ -86,6 +86,19 @@ def test_a_damaged_bank_file_is_rebuilt(tmp_path: Path, dense_assignment: Assign
     assert read(path) is not None
 
 
+def test_peek_never_builds_and_get_returns_what_it_read(tmp_path: Path) -> None:
+    """The grader peeks at a function's bank for its first case before grading it: peeking builds nothing, and
+    the grading that follows uses what was read rather than reading the file again."""
+    spec = registry.get("relu_forward")
+    assert CaseBank("sha256:test", 0, "quick", folder=tmp_path).peek(spec) is None
+    built = CaseBank("sha256:test", 0, "quick", folder=tmp_path).get(spec, lambda: _banked(spec))
+    bank = CaseBank("sha256:test", 0, "quick", folder=tmp_path)
+    peeked = bank.peek(spec)
+    assert peeked is not None and _same(peeked.cases, built.cases)
+    bank.path(spec).unlink()
+    assert bank.get(spec, lambda: pytest.fail("built again")) is peeked and bank.hits == 1
+
+
 def _banked(spec: Any) -> Any:
     from graders.casebank import Banked
 
@@ -121,4 +134,4 @@ def test_deterministic_tiers_come_back_from_the_bank_as_drawn(tmp_path: Path, sp
     for tier, cases in tiers.items():
         assert _same(cases, stored.cases[tier]), f"{spec.name}'s {tier} cases changed in the bank"
         for case in stored.cases[tier]:
-            assert all(v.flags.writeable for v in case.values() if isinstance(v, np.ndarray))
+            assert all(v.flags.writeable and v.flags.aligned for v in case.values() if isinstance(v, np.ndarray))

@@ -204,3 +204,23 @@ def test_only_plain_dtypes_have_fast_bytes() -> None:
     for value in (np.array([1 + 2j]), np.array(["a"]), np.zeros(2, dtype=[("a", "<f8")])):
         with pytest.raises(ValueError, match="not a plain"):
             npy_layout.to_bytes(value)
+
+
+def test_only_inputs_whose_bytes_changed_are_sent_back() -> None:
+    """The worker names no input it got back byte for byte (most calls leave theirs alone); one written into,
+    one whose shape was changed in place, and a value that is not a plain array go back for the parent to
+    compare."""
+    from graders.sandbox.worker_main import inputs_changed
+
+    sent = {"kept": np.arange(6.0).reshape(2, 3), "written": np.ones(4), "reshaped": np.zeros((2, 2)),
+            "param": {"p": 0.5}}
+    blobs: list[bytes] = []
+    request = {"inputs": encode_value(sent, blobs)["__dict__"], "return_inputs": [*sent, "absent"]}
+    views = [memoryview(b) for b in blobs]
+    after = {name: read_array(views[node["__nd__"]]) if "__nd__" in node else dict(sent[name])
+             for name, node in request["inputs"].items()}
+    after["written"][2] = -1.0
+    after["reshaped"].shape = (4,)
+    changed = inputs_changed(request, views, after)
+    assert sorted(changed) == ["param", "reshaped", "written"]
+    assert changed["written"][2] == -1.0

@@ -86,3 +86,17 @@ def test_bytecode_is_added_for_files_that_compile_cleanly(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-I", "-B", "-c", IMPORTS_WITHOUT_COMPILING, str(tmp_path / "copy")],
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["['warns.py']", "True"]
+
+
+def test_bytecode_compiled_ahead_can_be_taken_back(tmp_path: Path) -> None:
+    """The session compiles while the fork server starts, before it knows the worker's Python version; for
+    another version the copies are written without the bytecode, exactly as listed."""
+    source = tmp_path / "source"
+    (source / "pkg").mkdir(parents=True)
+    (source / "top.py").write_text("X = 1\n")
+    (source / "pkg" / "inner.py").write_text("Y = 2\n")
+    listed = Tree.read(source)
+    compiled = Tree.read(source)
+    assert compiled.add_bytecode() == 2 and compiled.files != listed.files
+    compiled.drop_bytecode()
+    assert (compiled.folders, compiled.files) == (listed.folders, listed.files)
