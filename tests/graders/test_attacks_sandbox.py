@@ -175,3 +175,32 @@ def test_cpu_limit_per_call_stops_threads_that_burn_more_cpu_than_wall_time(tmp_
             worker.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_worker_that_stops_reading_its_requests_times_out_instead_of_holding_the_grader(tmp_path: Path) -> None:
+    """Student code can rewrite the worker's own loop so that it never reads again; a request larger than the
+    pipe then cannot be written whole. The grader's writes do not block: the call times out on its clock."""
+    home = Path(tempfile.mkdtemp(dir="/tmp" if REAL_PLAN.uid else None))
+    try:
+        home.chmod(0o711)
+        write_tree(home / "submission", {"deaf.py": textwrap.dedent("""
+            import sys
+            import time
+
+            def f(x):
+                sys.modules["__main__"].receive = lambda fd: time.sleep(3600)
+                return x
+        """)})
+        worker = Worker(home, plan=REAL_PLAN, limits=Limits(call_timeout_s=1.0))
+        worker.start()
+        try:
+            worker.request({"op": "load", "sys_path": [str(home / "submission")], "modules": {"m": "deaf"}}, [])
+            program = to_json(Program(steps=(call("s", "m", "f", Const(1)),), outputs={"y": Result("s")}))
+            worker.request({"op": "run", "program": program, "inputs": {}}, [])
+            with pytest.raises(WorkerTimeout, match="stopped reading its requests"):
+                worker.request({"op": "run", "program": program, "inputs": {}}, [bytes(8 << 20)])
+            assert not worker.alive
+        finally:
+            worker.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
