@@ -789,7 +789,7 @@ class ForkServer(Worker):
             candidates = [f"/proc/{child}" for child in listed]
         except OSError:
             candidates = [entry.path for entry in os.scandir("/proc") if entry.name.isdigit()]
-        for candidate in candidates:
+        for candidate in reversed(candidates):  # the newest child, listed last, is almost always the one
             name = os.path.basename(candidate)
             try:
                 with open(f"/proc/{name}/status", "rb") as handle:

@@ -111,6 +111,7 @@ class SandboxSession:
         #: same however many lanes there are)
         self.starts = 0
         self._launched = 0  # workers launched, spares included (numbers their folders)
+        self._runs_real: Path | None = None  # the runs folder's real path (see _load_request)
         #: the staged submission and the support modules, listed once (graders/sandbox/template.py)
         self._trees: tuple[Tree, Tree] | None = None
         self._expected = 1 << 30  # workers expected in all (see expect)
@@ -254,13 +255,18 @@ class SandboxSession:
 
     def _load_request(self, workdir: Path) -> dict[str, Any]:
         root = workdir / "submission"
+        # The copy holds no links (template.Tree writes folders and files only): its real path is the runs
+        # folder's, resolved once, and the same steps down.
+        if self._runs_real is None:
+            self._runs_real = self.runs.resolve()
+        real = self._runs_real / root.relative_to(self.runs)
         return {
             "op": "load",
-            "sys_path": [str((root / p).resolve()) for p in self.staged.sys_path] + [str(workdir / "support")],
+            "sys_path": [os.path.normpath(real / p) for p in self.staged.sys_path] + [str(workdir / "support")],
             "modules": self.requested_modules(),
             "forbidden": self.forbidden,
             "hide_paths": self.hide_paths,
-            "relative_to": [str(root.resolve()), str(root)],
+            "relative_to": [str(real), str(root)],
             "stand_in_always": self.stand_in_always,
         }
 
