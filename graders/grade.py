@@ -9,6 +9,8 @@ a worker of its own.
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import os
 import queue
 import tempfile
@@ -76,6 +78,7 @@ class GradeOptions:
 def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
     """Grade one submission; returns the report dict (schema nngrade.report/1)."""
     started = time.perf_counter()
+    freeze_long_lived()
     deadline = None if options.budget_s is None else time.monotonic() + options.budget_s
     profile = PROFILES[options.profile]
     selected = [g for g in assignment.functions if options.only is None or g.spec.name in options.only]
@@ -142,6 +145,15 @@ def grade(submission: Path, assignment: Assignment, options: GradeOptions) -> di
         "functions": functions,
         "sandbox": sandbox,
     })
+
+
+@functools.cache
+def freeze_long_lived() -> None:
+    """Once per process, before its first grading: move what it holds by then (modules, the spec registry,
+    tens of thousands of objects) out of the cyclic garbage collector's sight. Its full collections, which stop
+    every grading thread, then look only at what grading creates: about 20 ms a submission less. (What was
+    garbage at that moment is never collected: a one-off, and small.)"""
+    gc.freeze()
 
 
 def cell_error_warnings(staged: Staged, modules: dict[str, dict[str, Any]]) -> list[str]:
