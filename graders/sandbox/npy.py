@@ -40,7 +40,9 @@ def to_bytes(array: np.ndarray) -> bytes:
     """``.npy`` format 1.0 bytes of a plain array (C order), as ``np.save`` lays them out."""
     if not is_plain(array.dtype):
         raise ValueError(f"not a plain numeric array: {array.dtype}")
-    return _prefix(array.dtype.str, array.shape) + array.tobytes(order="C")
+    # One copy: the C-order array (itself, when it already is one) joined straight after its header
+    # (``tobytes`` then ``+`` copied every array twice, into fresh memory each time).
+    return b"".join((_prefix(array.dtype.str, array.shape), np.ascontiguousarray(array)))
 
 
 #: (shape, fortran order, dtype, offset of the data)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.sandbox import bwrap, layers, privileges, replies
-from graders.sandbox.wire import HEADER, Blob, WireError, frame, uninitialised
+from graders.sandbox.wire import HEADER, Blob, WireError, frame, frame_parts, uninitialised
 
 HERE = Path(__file__).parent
 WORKER_SCRIPT = HERE / "worker_main.py"
@@ -119,6 +119,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: Pieces one writev may gather (Linux's IOV_MAX is 1024).
+MAX_WRITE_PARTS = 1000
 #: Bytes a request or reply pipe holds (Linux's default is 64 KiB; 1 MiB is what an unprivileged process may ask
 #: for by default, /proc/sys/fs/pipe-max-size).
 PIPE_BYTES = 1 << 20
@@ -520,7 +522,7 @@ class Worker:
         self._arm(timeout)
         self._seq += 1
         try:
-            self._write_all(frame(dict(header, seq=self._seq), blobs))
+            self._write_all(frame_parts(dict(header, seq=self._seq), blobs))
         except (WorkerTimeout, WorkerCrashed):
             self.stop()
             raise
@@ -646,26 +648,32 @@ class Worker:
             self._credit -= extra
         self._waited = waited
 
-    def _write_all(self, data: bytes) -> None:
-        """Write a request frame. The pipe end is non-blocking: a worker that stops reading cannot hold the
-        grader in a write past the deadline, and each write hands over as much as the pipe takes (1 MiB),
-        waiting only when it is full."""
+    def _write_all(self, parts: list[bytes]) -> None:
+        """Write a request frame, gathered from its parts by the kernel (never joined here: a request carries up
+        to tens of MB of arrays). The pipe end is non-blocking: a worker that stops reading cannot hold the
+        grader in a write past the deadline, and each write hands over as much as the pipe takes, waiting only
+        when it is full."""
         if self._nonblocking != self._to_worker:
             os.set_blocking(self._to_worker, False)
             self._nonblocking = self._to_worker
-        view = memoryview(data)
-        while view:
+        views = [memoryview(part) for part in parts if len(part)]
+        first = 0  # views before this one are written
+        while first < len(views):
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("the worker stopped reading its requests")
             try:
-                view = view[os.write(self._to_worker, view[:PIPE_BYTES]):]
-                continue
+                written = os.writev(self._to_worker, views[first:first + MAX_WRITE_PARTS])
             except BlockingIOError:
-                pass
-            _, writable, _ = select.select([], [self._to_worker], [], min(remaining, POLL_S))
-            if not writable:
-                self._check_cpu()
+                _, writable, _ = select.select([], [self._to_worker], [], min(remaining, POLL_S))
+                if not writable:
+                    self._check_cpu()
+                continue
+            while written and written >= len(views[first]):
+                written -= len(views[first])
+                first += 1
+            if written:
+                views[first] = views[first][written:]
 
     def _read_exact(self, n: int) -> memoryview:
         """``n`` bytes from the worker, read straight into one buffer (no chunks joined afterwards)."""

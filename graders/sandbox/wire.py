@@ -45,9 +45,14 @@ def uninitialised(size: int) -> memoryview:
     return np.empty(size, dtype=np.uint8).data
 
 
-def frame(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+def frame_parts(header: dict[str, Any], blobs: list[bytes]) -> list[bytes]:
+    """A frame as its pieces (the length of the JSON header, the header, each blob), for a gathering write."""
     data = json.dumps(dict(header, blob_sizes=[len(b) for b in blobs])).encode()
-    return b"".join([HEADER.pack(len(data)), data, *blobs])
+    return [HEADER.pack(len(data)), data, *blobs]
+
+
+def frame(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+    return b"".join(frame_parts(header, blobs))
 
 
 def encode_array(array: np.ndarray) -> bytes:
