@@ -42,7 +42,7 @@ def to_bytes(array: np.ndarray) -> bytes:
         raise ValueError(f"not a plain numeric array: {array.dtype}")
     # One copy: the C-order array (itself, when it already is one) joined straight after its header
     # (``tobytes`` then ``+`` copied every array twice, into fresh memory each time).
-    return b"".join((_prefix(array.dtype.str, array.shape), np.ascontiguousarray(array)))
+    return b"".join((_prefix(array.dtype.str, array.shape), np.ascontiguousarray(array).data))
 
 
 #: (shape, fortran order, dtype, offset of the data)

@@ -224,3 +224,21 @@ def test_only_inputs_whose_bytes_changed_are_sent_back() -> None:
     changed = inputs_changed(request, views, after)
     assert sorted(changed) == ["param", "reshaped", "written"]
     assert changed["written"][2] == -1.0
+
+
+@pytest.mark.parametrize("array", [np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3).T,
+                                   np.array([True, False]), np.array(2.5), np.zeros((0, 3)),
+                                   np.arange(4, dtype=">i4"), np.float32([[1.5, -0.0]])])
+def test_an_untouched_input_has_the_same_bytes_and_any_change_is_seen(array: np.ndarray) -> None:
+    from graders.sandbox.worker_main import same_bytes
+
+    blob = memoryview(encode_array(array))
+    assert same_bytes(read_array(blob), blob)
+    assert not same_bytes(array.astype(np.float64 if array.dtype != np.float64 else np.float32), blob)
+    assert not same_bytes(array.reshape(-1, 1) if array.ndim != 2 or array.shape[1] != 1 else array.reshape(-1),
+                          blob)
+    if array.size:
+        changed = read_array(blob)
+        changed.reshape(-1)[-1] = changed.reshape(-1)[-1] + 1 if changed.dtype != bool else not changed.reshape(-1)[-1]
+        assert not same_bytes(changed, blob)
+    assert not same_bytes(array.tolist(), blob)
