@@ -105,7 +105,8 @@ ATTACKS: tuple[Attack, ...] = (
         def affine_backward(dout, cache):
             sys.setrecursionlimit(10**8)
             return _down(0)
-    """, ("timeout", "crashed", "error"), ("did not return within", "SIGSEGV", "RecursionError", "MemoryError")),
+    """, ("timeout", "crashed", "error"), ("did not return within", "CPU time", "SIGSEGV", "RecursionError",
+                                           "MemoryError")),
     # ------------------------------------------------------------------ processes
     Attack("fork-bomb-with-setsid", """
         import os
