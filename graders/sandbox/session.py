@@ -124,6 +124,7 @@ class SandboxSession:
         self.reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nngrade-reaper")
         #: forks each function's worker where Landlock and seccomp both exist (None: started one by one)
         self.server: ForkServer | None = None
+        self._booting: ForkServer | None = None  # spawned by the first launch_ahead, its hello not read yet
         self.use_server = self.plan.landlock and self.plan.seccomp and os.environ.get(FORK_SERVER_VARIABLE) != "0"
         self.server_error = ""  # why the fork server could not be used, if it could not
         self.refusals: dict[str, str] = {}  # layer -> why a worker could not apply it
@@ -171,9 +172,10 @@ class SandboxSession:
             stop_launched(self._ahead.popleft())
         self.launcher.shutdown(wait=True)
         self.reaper.shutdown(wait=True)  # every worker stopped, every process swept, before folders go
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        for server in (self.server, self._booting):
+            if server is not None:
+                server.stop()
+        self.server = self._booting = None
         shutil.rmtree(self.home, ignore_errors=True)
         if self.runs != self.home:
             shutil.rmtree(self.runs, ignore_errors=True)
@@ -189,9 +191,17 @@ class SandboxSession:
         self._expected = workers
 
     def launch_ahead(self) -> None:
-        """Queue launches until one worker per lane is on its way besides each lane's own spare (the first
-        launch starts the fork server): a lane rarely waits for its next worker, even when both lanes finish a
-        function at about the same time."""
+        """Queue launches until one worker per lane is on its way besides each lane's own spare: a lane rarely
+        waits for its next worker, even when both lanes finish a function at about the same time. The first
+        call also spawns the fork server, here on the calling thread: started from the launcher thread, its
+        process creation waited for the interpreter lock while the grader scanned imports and read the bank,
+        and every function waits for that server."""
+        if self.use_server and self.server is None and self._booting is None and self._launched == 0:
+            try:
+                self._booting = self._spawn_server()
+            except (WorkerCrashed, WorkerTimeout, OSError) as exc:
+                self.use_server = False
+                self.server_error = str(exc)
         with self._lock:
             while len(self._ahead) < len(self.lanes) and self._launched - self._replaced < self._expected:
                 self._queue_launch()
@@ -279,6 +289,30 @@ class SandboxSession:
             return None
         if self.server is not None:
             self.server.stop()
+        server, self._booting = self._booting, None
+        try:
+            server = server or self._spawn_server()
+            if self._trees is None:  # while the server's interpreter starts (a tenth of a second)
+                self._trees = self._listed(bytecode=True)
+            server.finish_launch()
+            if server.hello["layers"].get("landlock") is not True:
+                raise WorkerCrashed("the fork server could not confine itself")
+        except (WorkerCrashed, WorkerTimeout, OSError) as exc:
+            if server is not None:
+                server.stop()
+            self.use_server = False
+            self.server_error = str(exc)
+            return None
+        if not same_minor_version(str(server.hello.get("python", ""))):
+            for tree in self._trees or ():  # the worker's interpreter would ignore this bytecode: not copied
+                tree.drop_bytecode()
+        if self.plan.uid and server.lease is not None:
+            os.chown(self.runs / "children", server.lease.uid, server.lease.uid)
+        self.server = server
+        return server
+
+    def _spawn_server(self) -> ForkServer:
+        """Start a fork server's process (its hello is read by _fork_server)."""
         home = self.runs / "server"
         children = self.runs / "children"
         home.mkdir(exist_ok=True)
@@ -289,22 +323,9 @@ class SandboxSession:
                             label=str(self.home / "server"), hidden=self.hidden)
         try:
             server.launch()
-            if self._trees is None:  # while the server's interpreter starts (a tenth of a second)
-                self._trees = self._listed(bytecode=True)
-            server.finish_launch()
-            if server.hello["layers"].get("landlock") is not True:
-                raise WorkerCrashed("the fork server could not confine itself")
-        except (WorkerCrashed, WorkerTimeout, OSError) as exc:
+        except BaseException:
             server.stop()
-            self.use_server = False
-            self.server_error = str(exc)
-            return None
-        if not same_minor_version(str(server.hello.get("python", ""))):
-            for tree in self._trees or ():  # the worker's interpreter would ignore this bytecode: not copied
-                tree.drop_bytecode()
-        if self.plan.uid and server.lease is not None:
-            os.chown(children, server.lease.uid, server.lease.uid)
-        self.server = server
+            raise
         return server
 
     def requested_modules(self) -> dict[str, str]:

@@ -72,3 +72,32 @@ def test_the_command_line_takes_the_number_of_lanes(tmp_path: Path) -> None:
     refused = CliRunner().invoke(cli_main, [*command, "--out", str(tmp_path / "none"), "--lanes", "0"])
     assert refused.exit_code == 2 and "--lanes" in refused.output
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("fails", ["spawning", "confining"])
+def test_a_fork_server_that_cannot_start_leaves_workers_started_one_by_one(
+        tmp_path: Path, dense_assignment: Assignment, monkeypatch: pytest.MonkeyPatch, fails: str) -> None:
+    """The fork server is spawned as the session starts and its hello read by the first launch: where either
+    fails, every worker is started on its own and the grading is the same."""
+    from graders.sandbox import session
+
+    if not session.layers.plan().landlock or not session.layers.plan().seccomp:
+        pytest.skip("this machine grades without a fork server anyway")
+    if fails == "spawning":
+        def refuse(self: process.ForkServer) -> None:
+            raise OSError("no fork server here (test)")
+
+        monkeypatch.setattr(process.ForkServer, "launch", refuse)
+    else:
+        real = process.ForkServer.finish_launch
+
+        def unconfined(self: process.ForkServer) -> dict[str, Any]:
+            hello = real(self)
+            hello["layers"]["landlock"] = "refused (test)"
+            return hello
+
+        monkeypatch.setattr(process.ForkServer, "finish_launch", unconfined)
+    root = write_tree(tmp_path / "sub", {"cs231n/layers.py": CORRECT_VECTORISED})
+    report = grade(root, dense_assignment, GradeOptions(seed=0, profile="quick"))
+    assert report["sandbox"]["fork_server"] is False
+    assert all(full_marks(f) for f in report["functions"])
