@@ -67,13 +67,19 @@ _TEMPORARY_VARIABLES = ("TMPDIR", "TEMP", "TMP")
 def scratch_base() -> str | None:
     """Where grading's short-lived folders go (staged submissions, the workers' folders): the caller's TMPDIR
     when they set one (a batch sets it to each grading process's private home, removed with it), else
-    /dev/shm when it is a system's shared memory-backed folder with room, else the system default (None).
+    :func:`memory_folder` when there is one, else the system default (None).
 
     WHY memory: every function's fresh worker gets its own copy of the staged submission, and on a disk file
     system those folders and files (a few hundred per submission) cost about a quarter of a warm grading's time
     on this project's CI machine. The folders are mkdtemp's (0700, unpredictable names), as anywhere else."""
     if any(os.environ.get(name) for name in _TEMPORARY_VARIABLES):
         return None
+    return memory_folder()
+
+
+def memory_folder() -> str | None:
+    """/dev/shm when it is the system's shared memory-backed folder (a real folder, root's, sticky and open to
+    all) with room left and this process may create folders in it; else None."""
     try:
         info = os.lstat(MEMORY_TEMPORARY)
         space = os.statvfs(MEMORY_TEMPORARY)

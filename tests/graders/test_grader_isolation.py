@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -234,6 +235,25 @@ def test_scratch_folders_use_a_shared_memory_folder_only_when_it_is_one(
     assert isolation.scratch_base() is None  # never through a link
     monkeypatch.setattr(isolation, "MEMORY_TEMPORARY", str(tmp_path / "missing"))
     assert isolation.scratch_base() is None
+
+
+def test_folders_for_a_worker_of_another_uid_go_to_memory_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's grading process keeps its scratch in a 0700 folder a worker's uid cannot enter: its workers'
+    folders go to a shared temporary folder, the memory-backed one when it exists and others can reach it."""
+    from graders import isolation
+    from graders.sandbox import privileges
+
+    memory = Path(tempfile.mkdtemp(prefix="nngrade-test-memory-", dir="/tmp"))
+    try:
+        memory.chmod(0o711)
+        monkeypatch.setattr(isolation, "memory_folder", lambda: str(memory))
+        assert privileges.reachable_base() == memory
+        memory.chmod(0o700)  # others cannot walk into it: the next shared folder
+        assert privileges.reachable_base() == Path(privileges.SHARED_TEMPORARY[0])
+        monkeypatch.setattr(isolation, "memory_folder", lambda: None)
+        assert privileges.reachable_base() == Path(privileges.SHARED_TEMPORARY[0])
+    finally:
+        memory.rmdir()
 
 
 def test_a_killed_graders_scratch_folders_are_swept_later(tmp_path: Path) -> None:
