@@ -269,8 +269,9 @@ def grade_example() -> list[tuple[str, str]]:
             rows.append((f"grade {name}", "skipped: no such example"))
             continue
         for profile in PROFILES:
-            with tempfile.TemporaryDirectory(prefix="nngrade-bench-bank-") as bank:
-                os.environ["NNGRADE_CASE_BANK"] = bank
+            with tempfile.TemporaryDirectory(prefix="nngrade-bench-bank-") as scratch:
+                # inside the folder removed afterwards, with hypothesis's own folder that goes beside it
+                os.environ["NNGRADE_CASE_BANK"] = os.path.join(scratch, "bank")
                 runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
                 for label, lane_count in (("cold", lanes), *[("warm", lanes), ("warm", 1)] * WARM_REPEATS):
                     report = grade(example.submission, cs231n,

@@ -8,7 +8,8 @@ test, so they can be drawn once without any student (by :func:`record_property_c
 the live run uses) and replayed. A function that fails a replayed case is graded live, as before, so that the
 shrinking (and so the counterexample) is the same: same seed, same report, bank or no bank.
 
-Storage: one file per (function, key) under the user's cache folder (``NNGRADE_CASE_BANK`` overrides it), in the
+Storage: one file per (function, key) under the user's cache folder (``NNGRADE_CASE_BANK`` overrides it), in a
+folder per version of the grader's code (old versions are removed: graders/casebank_versions.py), in the
 worker protocol's own format (a JSON header and ``.npy`` blobs, read back without pickle), written atomically.
 The key covers the assignment's definition, the spec, the seed, the profile, NumPy's version and a hash of the
 grader's and the reference's source, so a changed spec or reference changes the key. The sandbox worker never
@@ -37,6 +38,7 @@ from hypothesis.strategies import SearchStrategy
 
 import graders
 from graders import courses
+from graders.casebank_versions import open_version, version_folder
 from graders.sandbox.wire import HEADER, WireError, decode_reply_value, encode_value, uninitialised
 from graders.specs.base import Case, Spec
 
@@ -139,8 +141,10 @@ class CaseBank:
 
     def __init__(self, assignment_fingerprint: str, seed: int, profile: str, folder: Path | None = None) -> None:
         self.folder = folder if folder is not None else bank_folder()
+        self.code = code_fingerprint()
         self.base = {"format": FORMAT, "assignment": assignment_fingerprint, "seed": seed, "profile": profile,
-                     "code": code_fingerprint()}
+                     "code": self.code}
+        open_version(self.folder, self.code)  # marks it used, removes old versions (casebank_versions.py)
         self.hits = 0
         self.misses = 0
         #: spec name -> the bank file being read ahead (see prefetch)
@@ -178,7 +182,7 @@ class CaseBank:
     def path(self, spec: Spec) -> Path:
         key = json.dumps({**self.base, "spec": spec.name}, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()
-        return self.folder / digest[:2] / f"{digest}.bank"
+        return version_folder(self.folder, self.code) / digest[:2] / f"{digest}.bank"
 
     def peek(self, spec: Spec) -> Banked | None:
         """The spec's banked cases if the bank has them, never built here; get() then returns the same."""

@@ -16,11 +16,14 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 # The case bank (graders/casebank.py) of a test run lives in a folder of its own, shared by the xdist workers and
-# the subprocesses they start, and is never the user's cache.
+# the subprocesses they start (they inherit the variable), never the user's cache, and removed when the run ends
+# (pytest_unconfigure): each run's bank is about a gigabyte, and /tmp kept every one.
+_OWN_CASE_BANK: str | None = None
 if "NNGRADE_CASE_BANK" not in os.environ:
     import tempfile as _tempfile
 
-    os.environ["NNGRADE_CASE_BANK"] = os.path.join(_tempfile.gettempdir(), f"nngrade-test-bank-{os.getppid()}")
+    _OWN_CASE_BANK = _tempfile.mkdtemp(prefix="nngrade-test-cases-")
+    os.environ["NNGRADE_CASE_BANK"] = os.path.join(_OWN_CASE_BANK, "bank")
 from pathlib import Path  # noqa: E402 (after the BLAS settings)
 
 import pytest  # noqa: E402 (after the BLAS settings)
@@ -53,3 +56,12 @@ def mnist_dir() -> Path:
     if not (candidate / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST files not found in {candidate} (set NNGRADE_MNIST_DIR)")
     return candidate
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's case bank (and hypothesis's folder beside it) goes with the process that made it: the xdist
+    controller, or pytest itself without xdist (the workers found the variable set and made none)."""
+    if _OWN_CASE_BANK is not None:
+        import shutil
+
+        shutil.rmtree(_OWN_CASE_BANK, ignore_errors=True)
