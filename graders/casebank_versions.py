@@ -13,11 +13,13 @@ and a bank file that cannot be written costs only speed).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from graders.isolation import remove_tree
@@ -52,6 +54,52 @@ def open_version(root: Path, code_fingerprint: str) -> list[str]:
     return remove_unused(root, current.name)
 
 
+@dataclass(frozen=True)
+class BankVersion:
+    """One code version's folder in the bank (``nngrade cache`` lists them)."""
+
+    name: str
+    size_bytes: int
+    last_used: float  # seconds since the epoch
+    current: bool  # the running code's own
+
+
+def versions_in(root: Path, current: str) -> list[BankVersion]:
+    """The bank's version folders (and folders of the old layout), most recently used first."""
+    found = [BankVersion(folder.name, _size(folder), _last_used(folder), folder.name == current)
+             for folder in _bank_folders(root)]
+    return sorted(found, key=lambda v: (not v.current, -v.last_used, v.name))
+
+
+def clear(root: Path) -> list[str]:
+    """Remove every folder the bank wrote (every version's, the running one's included; they are rebuilt when
+    next needed), nothing else. Returns the names removed."""
+    removed = []
+    for folder in _bank_folders(root):
+        remove_tree(folder)
+        removed.append(folder.name)
+    return sorted(removed)
+
+
+def _bank_folders(root: Path) -> list[Path]:
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and (
+        VERSION_NAME.fullmatch(e.name)
+        or (_OLD_SHARD.fullmatch(e.name) and _holds_only_old_bank_files(Path(e.path))))]
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for parent, _folders, files in os.walk(folder):  # never follows a link
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(parent, name)).st_size
+    return total
+
+
 def remove_unused(root: Path, current: str, now: float | None = None) -> list[str]:
     """Remove from ``root`` the version folders other than ``current`` beyond the KEEP_OTHER_VERSIONS most
     recently used, when unused for GRACE_S, and folders of the old unversioned layout. Only real folders named
@@ -59,18 +107,10 @@ def remove_unused(root: Path, current: str, now: float | None = None) -> list[st
     now = time.time() if now is None else now
     versions: list[tuple[float, Path]] = []
     unused: list[tuple[float, Path]] = []  # beyond those kept
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False) or entry.name == current:
+    for folder in _bank_folders(root):
+        if folder.name == current:
             continue
-        folder = Path(entry.path)
-        if VERSION_NAME.fullmatch(entry.name):
-            versions.append((_last_used(folder), folder))
-        elif _OLD_SHARD.fullmatch(entry.name) and _holds_only_old_bank_files(folder):
-            unused.append((_last_used(folder), folder))
+        (versions if VERSION_NAME.fullmatch(folder.name) else unused).append((_last_used(folder), folder))
     versions.sort(reverse=True)
     removed = []
     for used, folder in versions[KEEP_OTHER_VERSIONS:] + unused:

@@ -604,6 +604,35 @@ def doctor_command(python: str | None, require_strict: bool) -> None:
         sys.exit(1)
 
 
+@main.command("cache")
+@click.option("--clear", "clear", is_flag=True,
+              help="Remove every version's banked cases (each is rebuilt by the next grading that needs it).")
+def cache_command(clear: bool) -> None:
+    """Show the case bank's folder and what each version of nngrade keeps there; --clear empties it."""
+    import datetime
+
+    from graders import casebank, casebank_versions
+
+    root = casebank.bank_folder()
+    current = casebank_versions.version_folder(root, casebank.code_fingerprint()).name
+    click.echo(f"case bank: {click.format_filename(root)} (NNGRADE_CASE_BANK overrides it)")
+    if clear:
+        removed = casebank_versions.clear(root)
+        click.echo(f"removed {len(removed)} version folder{'s' * (len(removed) != 1)}")
+        return
+    versions = casebank_versions.versions_in(root, current)
+    for version in versions:
+        used = datetime.datetime.fromtimestamp(version.last_used).strftime("%Y-%m-%d %H:%M")
+        mark = "  (this version)" if version.current else ""
+        click.echo(f"  {version.name:16s} {version.size_bytes / 1e6:9.1f} MB  last used {used}{mark}")
+    if not any(v.current for v in versions):
+        click.echo(f"  {current:16s} nothing banked yet  (this version)")
+    total = sum(v.size_bytes for v in versions)
+    click.echo(f"{len(versions)} version folder{'s' * (len(versions) != 1)}, {total / 1e6:.1f} MB; kept: this "
+               f"version and the {casebank_versions.KEEP_OTHER_VERSIONS} most recently used others (the rest "
+               f"go once unused for {casebank_versions.GRACE_S / 3600:g} hour)")
+
+
 @main.group("gradescope")
 def gradescope_group() -> None:
     """Gradescope's autograder: build the zip to upload; `run` is what the zip's run_autograder calls."""

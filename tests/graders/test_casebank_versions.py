@@ -92,3 +92,36 @@ def test_a_read_only_cache_removes_nothing(tmp_path: Path) -> None:
         assert (root / ("0" * 16)).exists()
     finally:
         root.chmod(0o700)
+
+
+def test_versions_are_listed_current_first_then_most_recently_used(tmp_path: Path) -> None:
+    _version(tmp_path, "0" * 16, NOW - 2 * HOUR)
+    _version(tmp_path, "1" * 16, NOW - HOUR)
+    _version(tmp_path, "c" * 16, NOW - 3 * HOUR)
+    (tmp_path / "notes").mkdir()
+    listed = versions.versions_in(tmp_path, "c" * 16)
+    assert [(v.name, v.current) for v in listed] == [("c" * 16, True), ("1" * 16, False), ("0" * 16, False)]
+    assert all(v.size_bytes == len(b"bank") for v in listed) and listed[1].last_used == NOW - HOUR
+
+
+def test_nngrade_cache_lists_the_versions_and_clear_removes_only_the_banks_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from graders.cli import main as cli_main
+
+    root = tmp_path / "bank"
+    monkeypatch.setenv("NNGRADE_CASE_BANK", str(root))
+    _version(root, "0" * 16, NOW)
+    (root / "notes").mkdir()
+    current = versions.version_folder(root, code_fingerprint()).name
+    shown = CliRunner().invoke(cli_main, ["cache"])
+    assert shown.exit_code == 0, shown.output
+    assert str(root) in shown.output and "0" * 16 in shown.output and f"{current} nothing banked yet" in shown.output
+    CaseBank("sha256:test", 0, "quick").get(registry.get("relu_forward"),
+                                            lambda: _banked(registry.get("relu_forward")))
+    assert "(this version)" in CliRunner().invoke(cli_main, ["cache"]).output.splitlines()[1]
+    cleared = CliRunner().invoke(cli_main, ["cache", "--clear"])
+    assert cleared.exit_code == 0 and "removed 2 version folders" in cleared.output
+    assert [p.name for p in root.iterdir()] == ["notes"]
