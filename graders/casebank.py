@@ -103,6 +103,17 @@ def record_property_cases(strategy: SearchStrategy[Case], max_examples: int, see
     return found
 
 
+def build_banked(spec: Spec, profile: dict[str, int], seed: int,
+                 expected_for: Callable[[Case], dict[str, Any]]) -> Banked:
+    """A function's bank entry: the property cases a passing run draws, the deterministic tiers, and the
+    reference's answers (``expected_for``) for every tier and robustness check. Needs no submission."""
+    recorded = record_property_cases(spec.cases(), property_examples(spec, profile), seed)
+    tiers = {"fixed": spec.fixed_cases(), "property": recorded, "scale": spec.scale_cases()}
+    tiers.update({r.check_name: r.cases() for r in spec.robustness if r.cases is not None})
+    return Banked(cases={tier: tiers[tier] for tier in ("fixed", "property", "scale")},
+                  expected={tier: [expected_for(c) for c in cases] for tier, cases in tiers.items()})
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """A hash of the grader's, the reference's and the course sources' Python code, and of NumPy's version."""

@@ -679,17 +679,41 @@ def gradescope_build_command(
     click.echo(f"wrote {written}: upload it as the assignment's autograder (Configure Autograder, Zip file)")
 
 
+AUTOGRADER_ROOT_OPTION = click.option(
+    "--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"), show_default=True,
+    help="The autograder folder (source/ holds the bundle; submission/ and results/ when grading).")
+
+
+def _autograder_root(root: Path) -> Path:
+    """ROOT made absolute, before this process moves to its private folder."""
+    absolute = Path(os.path.abspath(root))
+    _work_in_private_folder()
+    return absolute
+
+
 @gradescope_group.command("run")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"),
-              show_default=True, help="The autograder folder (source/, submission/, results/).")
+@AUTOGRADER_ROOT_OPTION
 def gradescope_run_command(root: Path) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (called by the bundle's run_autograder)."""
     from graders.gradescope.autograder import run_autograder
 
-    root = Path(os.path.abspath(root))
-    _work_in_private_folder()
+    root = _autograder_root(root)
     results = run_autograder(root)
     click.echo(f"{results['score']:g} points; results in {os.path.join(root, 'results')}")
+
+
+@gradescope_group.command("warm")
+@AUTOGRADER_ROOT_OPTION
+def gradescope_warm_command(root: Path) -> None:
+    """Build the case bank for the bundle's assignment, seed and profile (called by the bundle's setup.sh)."""
+    from graders.casebank import bank_folder
+    from graders.gradescope.autograder import warm_bank
+
+    warmed = warm_bank(_autograder_root(root))
+    for name, why in sorted(warmed.failed.items()):
+        click.echo(f"warning: {name} not banked (its submissions build it when graded): {why}", err=True)
+    click.echo(f"case bank {click.format_filename(bank_folder())}: {len(warmed.built)} functions built, "
+               f"{len(warmed.present)} already there, {len(warmed.failed)} not banked")
 
 
 def run() -> None:

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 
 from graders.backward import second_chances
-from graders.casebank import Banked, CaseBank, engine_settings, property_examples, record_property_cases
+from graders.casebank import Banked, CaseBank, build_banked, engine_settings, property_examples
 from graders.evaluate import expected_outputs, judge
 from graders.sandbox.process import WorkerCrashed, WorkerTimeout
 from graders.sandbox.session import Call, Lane, RunReply
@@ -336,12 +336,7 @@ class FunctionGrader:
             raise _Abort() from None
 
     def build_bank(self) -> Banked:
-        spec = self.spec
-        recorded = record_property_cases(spec.cases(), property_examples(spec, self.profile), self.seed)
-        tiers = {"fixed": spec.fixed_cases(), "property": recorded, "scale": spec.scale_cases()}
-        tiers.update({r.check_name: r.cases() for r in spec.robustness if r.cases is not None})
-        return Banked(cases={tier: tiers[tier] for tier in ("fixed", "property", "scale")},
-                      expected={tier: [self.expected_for(c) for c in cases] for tier, cases in tiers.items()})
+        return build_banked(self.spec, self.profile, self.seed, self.expected_for)
 
     def replay(self, banked: Banked) -> bool:
         """Run the banked property cases in one request; True when every one passed (the same runs a live

@@ -16,6 +16,7 @@ from typing import Any
 
 from graders import assignment as assignments
 from graders import courses
+from graders.casebank_warm import Warmed, warm
 from graders.grade import GradeOptions, grade
 from graders.gradescope.bundle import BUNDLED_ASSIGNMENT, CONFIG_NAME, AutograderConfig
 from graders.report.atomic import write_atomic
@@ -65,14 +66,24 @@ def failure_results(message: str, visibility: str) -> dict[str, Any]:
     }
 
 
-def run_autograder(root: Path) -> dict[str, Any]:
-    """Grade ``root/submission`` into ``root/results``; returns the results.json written."""
+def _configured(root: Path) -> tuple[AutograderConfig, assignments.Assignment]:
     config = read_config(root)
     if config.specs:  # the course's own spec folders, copied into the bundle
         courses.use_folders([root / "source" / folder for folder in config.specs])
+    return config, assignments.load(_assignment_path(root, config))
+
+
+def warm_bank(root: Path) -> Warmed:
+    """Fill the case bank for the bundle's assignment, seed and profile (setup.sh, once per image)."""
+    config, assignment = _configured(root)
+    return warm(assignment, config.seed, config.profile)
+
+
+def run_autograder(root: Path) -> dict[str, Any]:
+    """Grade ``root/submission`` into ``root/results``; returns the results.json written."""
+    config, assignment = _configured(root)
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
-    assignment = assignments.load(_assignment_path(root, config))
     options = GradeOptions(seed=config.seed, profile=config.profile, budget_s=config.budget_s)
     try:
         report = grade(root / "submission", assignment, options)

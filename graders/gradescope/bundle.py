@@ -63,7 +63,8 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 PYTHON_VERSION="{python_version}"
 SOURCE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-VENV="${{NNGRADE_AUTOGRADER_ROOT:-/autograder}}/nngrade-venv"
+ROOT="${{NNGRADE_AUTOGRADER_ROOT:-/autograder}}"
+VENV="$ROOT/nngrade-venv"
 
 # The strict sandbox's packages (bubblewrap, the workers' NumPy, libseccomp's binding): best effort, since
 # grading still works without them and the report says which isolation layers were active. Never torch.
@@ -86,6 +87,13 @@ apt-get install -y --no-install-recommends "python${{PYTHON_VERSION}}-venv" pyth
 "$VENV/bin/python" -m pip install --upgrade pip
 "$VENV/bin/python" -m pip install "$SOURCE/{source_dir}"
 "$VENV/bin/nngrade" --version
+
+# The case bank (each function's cases and the reference's answers for this bundle's seed and profile), built
+# into the image so that no student's grading pays for it (run_autograder names the same folder); only root
+# may enter it. Without it each submission builds what it needs: slower, same grades.
+export NNGRADE_CASE_BANK="${{NNGRADE_CASE_BANK:-$ROOT/nngrade-cases}}"
+install -d -m 0700 "$NNGRADE_CASE_BANK"
+"$VENV/bin/nngrade" gradescope warm --root "$ROOT" || echo "setup.sh: the case bank could not be built" >&2
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -94,6 +102,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -euo pipefail
 ROOT="${NNGRADE_AUTOGRADER_ROOT:-/autograder}"
 NNGRADE="${NNGRADE_AUTOGRADER_NNGRADE:-$ROOT/nngrade-venv/bin/nngrade}"
+export NNGRADE_CASE_BANK="${NNGRADE_CASE_BANK:-$ROOT/nngrade-cases}"  # filled by setup.sh
 cd "$ROOT"
 exec "$NNGRADE" gradescope run --root "$ROOT"
 """

@@ -50,8 +50,8 @@ def autograder_root(tmp_path: Path, bundle: Path, submission: Path) -> Path:
     return root
 
 
-def run_autograder(root: Path) -> dict[str, Any]:
-    env = dict(os.environ, NNGRADE_AUTOGRADER_ROOT=str(root), NNGRADE_AUTOGRADER_NNGRADE=str(NNGRADE))
+def run_autograder(root: Path, **variables: str) -> dict[str, Any]:
+    env = dict(os.environ, NNGRADE_AUTOGRADER_ROOT=str(root), NNGRADE_AUTOGRADER_NNGRADE=str(NNGRADE), **variables)
     done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stderr
@@ -109,6 +109,29 @@ def test_correct_submission_gets_full_marks_in_valid_results(tmp_path: Path) -> 
     for artifact in ("report.html", "report.md", "report.json", "junit.xml"):
         assert (root / "results" / artifact).stat().st_size > 0
     assert report["score"] == results["score"]
+
+
+def test_the_bank_setup_sh_builds_is_the_one_a_first_grading_builds_and_is_replayed(tmp_path: Path) -> None:
+    """Gradescope grades every submission from the image setup.sh built: the bank built there holds exactly the
+    files (same names, same bytes) the first grading would have written, and grading then builds none."""
+    bundle = build(tmp_path)
+    warmed_root = autograder_root(tmp_path / "warmed", bundle, CORRECT)
+    bank = warmed_root / "nngrade-cases"
+    env = dict(os.environ, NNGRADE_CASE_BANK=str(bank))
+    done = subprocess.run([str(NNGRADE), "gradescope", "warm", "--root", str(warmed_root)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    built = {p.relative_to(bank): (p.read_bytes(), p.stat().st_mtime_ns) for p in bank.rglob("*.bank")}
+    assert f"{len(built)} functions built, 0 already there, 0 not banked" in done.stdout and len(built) > 20
+    results = run_autograder(warmed_root, NNGRADE_CASE_BANK=str(bank))
+    assert all(t["score"] == t["max_score"] for t in results["tests"])
+    after = {p.relative_to(bank): (p.read_bytes(), p.stat().st_mtime_ns) for p in bank.rglob("*.bank")}
+    assert after == built  # every function replayed from the bank, nothing rebuilt or added
+    cold_root = autograder_root(tmp_path / "cold", bundle, CORRECT)
+    cold = cold_root / "nngrade-cases"
+    assert run_autograder(cold_root, NNGRADE_CASE_BANK=str(cold))["score"] == results["score"]
+    assert {p.relative_to(cold): p.read_bytes() for p in cold.rglob("*.bank")} == {
+        path: content for path, (content, _) in built.items()}
 
 
 def test_buggy_submission_loses_points_in_the_right_tests(tmp_path: Path) -> None:
