@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders import isolation
+
 #: The uid range reserved for workers: above the ranges Debian gives to users (up to 59999), to systemd's
 #: dynamic users (61184-65519) and to container sub-uids (usually from 100000, 65536 each).
 UID_BASE = 1_600_000_000
@@ -142,9 +144,7 @@ def reachable_base() -> Path | None:
     cannot enter, so its workers' copies of the submission (hundreds of files per submission) go here; on a
     disk file system, creating and deleting that many files made each new inode slower to allocate (ext4 scans
     for recently deleted ones), and most of a batch's time went to the kernel."""
-    from graders.isolation import memory_folder
-
-    for base in (memory_folder(), *SHARED_TEMPORARY):
+    for base in (isolation.memory_folder(), *SHARED_TEMPORARY):
         if base is not None and os.path.isdir(base) and reachable_by_others(Path(base)):
             return Path(base)
     return None
